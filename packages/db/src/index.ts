@@ -1,0 +1,21 @@
+// @driver-analytics/db: the only package that speaks SQL.
+export { Database } from "./database.js";
+export type { DatabaseConfig, PoolStats, QueryOptions, Transaction } from "./database.js";
+export {
+  DatabaseUnavailableError,
+  PoolExhaustedError,
+  QueryAbortedError,
+  QueryTimeoutError,
+} from "./errors.js";
+export { migrate, loadMigrations, MIGRATIONS_DIR } from "./migrate.js";
+export type { MigrateResult, Migration } from "./migrate.js";
+export { getDriverStatsLive, DRIVER_STATS_LIVE_SQL } from "./driver-stats.js";
+export type { DriverStatsRecord } from "./driver-stats.js";
+export { listTripsPage, LIST_TRIPS_SQL } from "./trips-page.js";
+export type { ListTripsPageParams, TripCursor, TripRecord, TripStatus, TripsPage } from "./trips-page.js";
+export type { TimeWindow } from "./window.js";
+export { startEmbeddedPostgres, findFreePort } from "./embedded.js";
+export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded.js";
+export { seedDataset } from "./seed-dataset.js";
+export type { SeedOptions, SeedProgress, SeedResult } from "./seed-dataset.js";
+export { formatMicrosIso, parseTimestamptzMicros } from "./time.js";

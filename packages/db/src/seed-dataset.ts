@@ -1,0 +1,197 @@
+import pg from "pg";
+
+export interface SeedOptions {
+  drivers: number;
+  tripsPerDriver: number;
+  /** Share of trips that carry a review, 0..1. */
+  reviewRatio: number;
+  /** Same seed, same rows. */
+  seed: number;
+  /** Trips are generated in statements of this many rows, for progress reports. */
+  chunkSize?: number;
+  onProgress?: (progress: SeedProgress) => void;
+}
+
+export interface SeedProgress {
+  phase: "drivers" | "trips" | "indexes" | "analyze" | "done";
+  tripsWritten: number;
+  tripsTotal: number;
+}
+
+export interface SeedResult {
+  firstDriverId: bigint;
+  lastDriverId: bigint;
+  trips: number;
+}
+
+// The generated history spans two years before this instant; fixed so that a
+// seed reproduces the same rows on any day.
+const HISTORY_END = "2026-01-01T00:00:00Z";
+const HISTORY_DAYS = 730;
+
+const TIME_ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Tokyo", "America/Sao_Paulo"];
+
+/**
+ * seedDataset appends drivers, each with tripsPerDriver trips, every trip with a
+ * payment and reviewRatio of them with a review, set-based in PostgreSQL.
+ * A driver's trips are interleaved with everyone else's in time and on disk, as
+ * live traffic writes them. Values come from hashes of (seed, row), so the
+ * same seed on an empty database yields the same rows.
+ *
+ * On an empty trips table the secondary indexes and foreign keys are dropped
+ * for the load and rebuilt after it (much faster than maintaining them row by
+ * row), inside the same transaction: a failure leaves the schema as it was.
+ */
+export async function seedDataset(connectionString: string, options: SeedOptions): Promise<SeedResult> {
+  const { drivers, tripsPerDriver, reviewRatio, seed } = options;
+  const chunkSize = options.chunkSize ?? 100_000;
+  const report = options.onProgress ?? (() => undefined);
+  const tripsTotal = drivers * tripsPerDriver;
+  const client = new pg.Client({ connectionString, application_name: "driver-analytics-seed" });
+  await client.connect();
+  try {
+    await client.query("SET TimeZone = 'UTC'");
+    await client.query("BEGIN");
+    // Serialize concurrent seeders; ids are computed from the current maxima.
+    await client.query("LOCK TABLE drivers, trips, payments, reviews IN EXCLUSIVE MODE");
+    const { rows } = await client.query<{ max_driver: string; max_trip: string; empty: boolean }>(
+      `SELECT coalesce((SELECT max(id) FROM drivers), 0) AS max_driver,
+              coalesce((SELECT max(id) FROM trips), 0)   AS max_trip,
+              NOT EXISTS (SELECT 1 FROM trips)           AS empty`,
+    );
+    const driverOffset = BigInt(rows[0]!.max_driver);
+    const tripOffset = BigInt(rows[0]!.max_trip);
+    const bulk = rows[0]!.empty;
+
+    report({ phase: "drivers", tripsWritten: 0, tripsTotal });
+    await client.query(
+      `INSERT INTO drivers (id, name, currency_code, time_zone)
+       SELECT $1::int8 + g, 'Driver ' || ($1::int8 + g), 'USD',
+              ($3::text[])[1 + ($1::int8 + g) % cardinality($3::text[])]
+       FROM generate_series(1, $2::int8) AS g`,
+      [driverOffset, drivers, TIME_ZONES],
+    );
+
+    const deferred = bulk ? await dropSecondaryStructures(client) : [];
+    const stepMicros = Math.max(1, Math.floor((HISTORY_DAYS * 86_400e6) / Math.max(1, tripsTotal)));
+    for (let from = 1; from <= tripsTotal; from += chunkSize) {
+      const to = Math.min(tripsTotal, from + chunkSize - 1);
+      await insertTripChunk(client, {
+        from,
+        to,
+        drivers,
+        driverOffset,
+        tripOffset,
+        tripsTotal,
+        stepMicros,
+        reviewPermille: Math.round(reviewRatio * 1000),
+        seed,
+      });
+      report({ phase: "trips", tripsWritten: to, tripsTotal });
+    }
+
+    report({ phase: "indexes", tripsWritten: tripsTotal, tripsTotal });
+    for (const statement of deferred) await client.query(statement);
+    await client.query(`SELECT setval(pg_get_serial_sequence('drivers', 'id'), (SELECT max(id) FROM drivers))`);
+    await client.query(
+      `SELECT setval(pg_get_serial_sequence('trips', 'id'), greatest((SELECT max(id) FROM trips), 1))`,
+    );
+    await client.query("COMMIT");
+
+    // VACUUM sets the visibility map, so the stats aggregate can scan index-only.
+    report({ phase: "analyze", tripsWritten: tripsTotal, tripsTotal });
+    await client.query("VACUUM (ANALYZE) drivers, trips, payments, reviews");
+    report({ phase: "done", tripsWritten: tripsTotal, tripsTotal });
+    return {
+      firstDriverId: driverOffset + 1n,
+      lastDriverId: driverOffset + BigInt(drivers),
+      trips: tripsTotal,
+    };
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+interface TripChunk {
+  from: number;
+  to: number;
+  drivers: number;
+  driverOffset: bigint;
+  tripOffset: bigint;
+  tripsTotal: number;
+  stepMicros: number;
+  reviewPermille: number;
+  seed: number;
+}
+
+// h(k) is a deterministic pseudo-random non-negative bigint per (row, field k).
+async function insertTripChunk(client: pg.Client, c: TripChunk): Promise<void> {
+  const params = [c.from, c.to, c.drivers, c.driverOffset, c.tripOffset, c.tripsTotal, c.stepMicros, c.seed, HISTORY_END];
+  await client.query(
+    `INSERT INTO trips (id, driver_id, status, started_at, completed_at, distance_meters)
+     SELECT $5::int8 + g,
+            $4::int8 + 1 + (g - 1) % $3::int8,
+            CASE WHEN abs(hashint8extended(g * 8 + 1, $8::int8)) % 100 < 4 THEN 'cancelled' ELSE 'completed' END,
+            done - make_interval(secs => 180 + abs(hashint8extended(g * 8 + 2, $8::int8)) % 2700),
+            done,
+            CASE WHEN abs(hashint8extended(g * 8 + 1, $8::int8)) % 100 < 4 THEN 0
+                 ELSE 400 + abs(hashint8extended(g * 8 + 3, $8::int8)) % 30000 END
+     FROM generate_series($1::int8, $2::int8) AS g,
+          LATERAL (SELECT $9::timestamptz - ($6::int8 - g) * $7::int8 * interval '1 microsecond'
+                   - (abs(hashint8extended(g * 8 + 7, $8::int8)) % 1000) * interval '1 millisecond' AS done) AS t`,
+    params,
+  );
+  await client.query(
+    `INSERT INTO payments (trip_id, fare_minor, tip_minor, currency_code, created_at)
+     SELECT t.id,
+            CASE WHEN t.status = 'cancelled' THEN 500 ELSE 600 + abs(hashint8extended(g * 8 + 4, $3::int8)) % 6000 END,
+            CASE WHEN t.status = 'cancelled' OR abs(hashint8extended(g * 8 + 5, $3::int8)) % 10 < 6 THEN 0
+                 ELSE 50 + abs(hashint8extended(g * 8 + 5, $3::int8)) % 1500 END,
+            'USD',
+            t.completed_at
+     FROM generate_series($1::int8, $2::int8) AS g
+     JOIN trips t ON t.id = $4::int8 + g`,
+    [c.from, c.to, c.seed, c.tripOffset],
+  );
+  await client.query(
+    `INSERT INTO reviews (trip_id, rating, comment, created_at)
+     SELECT t.id,
+            (ARRAY[1, 2, 3, 4, 4, 5, 5, 5, 5, 5])[1 + abs(hashint8extended(g * 8 + 6, $3::int8)) % 10],
+            '',
+            t.completed_at + interval '10 minutes'
+     FROM generate_series($1::int8, $2::int8) AS g
+     JOIN trips t ON t.id = $4::int8 + g
+     WHERE t.status = 'completed' AND abs(hashint8extended(g * 8 + 0, $3::int8)) % 1000 < $5::int8`,
+    [c.from, c.to, c.seed, c.tripOffset, c.reviewPermille],
+  );
+}
+
+/**
+ * dropSecondaryStructures drops the non-primary-key indexes and the foreign
+ * keys of the trip tables and returns the statements that recreate them, as
+ * PostgreSQL itself prints their definitions.
+ */
+async function dropSecondaryStructures(client: pg.Client): Promise<string[]> {
+  const { rows: fks } = await client.query<{ table_name: string; name: string; def: string }>(
+    `SELECT conrelid::regclass::text AS table_name, conname AS name, pg_get_constraintdef(oid) AS def
+     FROM pg_constraint
+     WHERE contype = 'f' AND conrelid IN ('trips'::regclass, 'payments'::regclass, 'reviews'::regclass)`,
+  );
+  const { rows: indexes } = await client.query<{ name: string; def: string }>(
+    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+     FROM pg_index i
+     WHERE i.indrelid IN ('trips'::regclass, 'payments'::regclass, 'reviews'::regclass)
+       AND NOT i.indisprimary AND NOT i.indisunique`,
+  );
+  for (const fk of fks) {
+    await client.query(`ALTER TABLE ${fk.table_name} DROP CONSTRAINT ${pg.escapeIdentifier(fk.name)}`);
+  }
+  for (const index of indexes) await client.query(`DROP INDEX ${index.name}`);
+  return [
+    ...indexes.map((index) => index.def),
+    ...fks.map((fk) => `ALTER TABLE ${fk.table_name} ADD CONSTRAINT ${pg.escapeIdentifier(fk.name)} ${fk.def}`),
+  ];
+}

@@ -1,0 +1,130 @@
+import type { Database, QueryOptions } from "./database.js";
+import { optionalMicros } from "./driver-stats.js";
+import type { TimeWindow } from "./window.js";
+
+export type TripStatus = "completed" | "cancelled";
+
+/** TripRecord: one trip with its payment and, when the rider left one, review. */
+export interface TripRecord {
+  id: bigint;
+  driverId: bigint;
+  status: TripStatus;
+  startedAtMicros: bigint;
+  completedAtMicros: bigint;
+  distanceMeters: bigint;
+  currencyCode: string;
+  payment: { fareMinor: bigint; tipMinor: bigint } | undefined;
+  review: { rating: number; comment: string; createdAtMicros: bigint } | undefined;
+}
+
+/** TripCursor: the last trip of the previous page, in (completed_at, id) order. */
+export interface TripCursor {
+  completedAtMicros: bigint;
+  id: bigint;
+}
+
+export interface ListTripsPageParams {
+  driverId: bigint;
+  window: TimeWindow;
+  pageSize: number;
+  /** Resume strictly after this trip (newest-first order). */
+  after?: TripCursor | undefined;
+}
+
+export interface TripsPage {
+  trips: TripRecord[];
+  /** Whether trips remain after the last one returned. */
+  hasMore: boolean;
+}
+
+interface TripRow {
+  driver_currency: string;
+  id: bigint | null;
+  status: TripStatus;
+  started_at: bigint;
+  completed_at: bigint;
+  distance_meters: bigint;
+  fare_minor: bigint | null;
+  tip_minor: bigint | null;
+  rating: number | null;
+  comment: string | null;
+  review_created_at: bigint | null;
+}
+
+// Keyset pagination: a backward scan of trips_driver_completed_idx from the
+// cursor, LIMIT page_size + 1 to learn whether a next page exists; cost is the
+// same at any depth. The outer driver row tells "no such driver" from "no trips"
+// in the same round trip.
+const LIST_TRIPS_SQL = `
+SELECT d.currency_code AS driver_currency,
+       t.id, t.status, t.started_at, t.completed_at, t.distance_meters,
+       p.fare_minor, p.tip_minor,
+       r.rating, r.comment, r.created_at AS review_created_at
+FROM drivers d
+LEFT JOIN LATERAL (
+  SELECT t.id, t.status, t.started_at, t.completed_at, t.distance_meters
+  FROM trips t
+  WHERE t.driver_id = d.id
+    AND ($2::timestamptz IS NULL OR t.completed_at >= $2::timestamptz)
+    AND ($3::timestamptz IS NULL OR t.completed_at < $3::timestamptz)
+    AND ($4::timestamptz IS NULL OR (t.completed_at, t.id) < ($4::timestamptz, $5::int8))
+  ORDER BY t.completed_at DESC, t.id DESC
+  LIMIT $6
+) t ON true
+LEFT JOIN payments p ON p.trip_id = t.id
+LEFT JOIN reviews r ON r.trip_id = t.id
+WHERE d.id = $1
+ORDER BY t.completed_at DESC, t.id DESC`;
+
+export { LIST_TRIPS_SQL };
+
+/**
+ * listTripsPage returns one page of a driver's trips, newest first, or
+ * undefined when the driver does not exist.
+ */
+export async function listTripsPage(
+  db: Database,
+  params: ListTripsPageParams,
+  options?: QueryOptions,
+): Promise<TripsPage | undefined> {
+  const rows = await db.query<TripRow>(
+    LIST_TRIPS_SQL,
+    [
+      params.driverId,
+      optionalMicros(params.window.startMicros),
+      optionalMicros(params.window.endMicros),
+      optionalMicros(params.after?.completedAtMicros),
+      params.after?.id ?? null,
+      params.pageSize + 1,
+    ],
+    options,
+  );
+  if (rows.length === 0) return undefined;
+  const trips = rows.filter((row) => row.id !== null).map((row) => toTripRecord(params.driverId, row));
+  const hasMore = trips.length > params.pageSize;
+  if (hasMore) trips.length = params.pageSize;
+  return { trips, hasMore };
+}
+
+/** toTripRecord maps a joined trip/payment/review row; shared by every trips query. */
+export function toTripRecord(driverId: bigint, row: TripRow): TripRecord {
+  return {
+    id: row.id as bigint,
+    driverId,
+    status: row.status,
+    startedAtMicros: row.started_at,
+    completedAtMicros: row.completed_at,
+    distanceMeters: row.distance_meters,
+    currencyCode: row.driver_currency,
+    payment:
+      row.fare_minor === null || row.tip_minor === null
+        ? undefined
+        : { fareMinor: row.fare_minor, tipMinor: row.tip_minor },
+    review:
+      row.rating === null
+        ? undefined
+        : { rating: row.rating, comment: row.comment ?? "", createdAtMicros: row.review_created_at as bigint },
+  };
+}
+
+export type { TripRow };
