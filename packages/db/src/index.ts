@@ -12,6 +12,7 @@ export type { MigrateResult, Migration } from "./migrate.js";
 export { getDriverStatsLive, DRIVER_STATS_LIVE_SQL } from "./driver-stats.js";
 export type { DriverStatsRecord } from "./driver-stats.js";
 export { listTripsPage, LIST_TRIPS_SQL } from "./trips-page.js";
+export { getDriverStatsNaive, listTripsPageOffset } from "./naive.js";
 export type { ListTripsPageParams, TripCursor, TripRecord, TripStatus, TripsPage } from "./trips-page.js";
 export type { TimeWindow } from "./window.js";
 export { startEmbeddedPostgres, findFreePort } from "./embedded.js";

@@ -1,0 +1,98 @@
+import { STRATEGIES, type Strategy } from "./analytics-queries.js";
+
+/** Config is everything the server reads from its environment, validated. */
+export interface Config {
+  host: string;
+  port: number;
+  /** Absent: start an embedded PostgreSQL in dataDir. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  strategy: Strategy;
+  poolSize: number;
+  acquireTimeoutMs: number;
+  maxWaiting: number;
+  statementTimeoutMs: number;
+  /** Secret for signing page tokens; absent: a random one per process. */
+  pageTokenSecret: string | undefined;
+  logLevel: string;
+  shutdownGraceMs: number;
+  maxConcurrentStreams: number;
+  sessionMemoryMb: number;
+  /** Seed a small demo dataset into an empty embedded database. */
+  demoSeed: boolean;
+}
+
+/** ConfigError lists every invalid variable at once, each with what was expected. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** loadConfig reads and validates the environment. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string) => {
+    const value = env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected one of ${allowed.join(", ")}`);
+      return fallback;
+    }
+    return raw as T;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (["1", "true", "yes"].includes(raw)) return true;
+    if (["0", "false", "no"].includes(raw)) return false;
+    problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`);
+    return fallback;
+  };
+
+  const databaseUrl = read("DATABASE_URL");
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push("DATABASE_URL: expected a postgres:// or postgresql:// URL");
+  }
+  const pageTokenSecret = read("PAGE_TOKEN_SECRET");
+  if (pageTokenSecret !== undefined && Buffer.byteLength(pageTokenSecret) < 32) {
+    problems.push("PAGE_TOKEN_SECRET: expected at least 32 bytes");
+  }
+  const poolSize = int("DB_POOL_SIZE", 8, 1, 1000);
+  const config: Config = {
+    host: read("HOST") ?? "127.0.0.1",
+    port: int("PORT", 8080, 0, 65535),
+    databaseUrl,
+    dataDir: read("DATA_DIR") ?? ".data/postgres",
+    strategy: oneOf("STRATEGY", STRATEGIES, "live"),
+    poolSize,
+    acquireTimeoutMs: int("DB_ACQUIRE_TIMEOUT_MS", 2_000, 1, 600_000),
+    maxWaiting: int("DB_MAX_WAITING", poolSize * 128, 0, 1_000_000),
+    statementTimeoutMs: int("DB_STATEMENT_TIMEOUT_MS", 5_000, 1, 3_600_000),
+    pageTokenSecret,
+    logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
+    shutdownGraceMs: int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    maxConcurrentStreams: int("HTTP2_MAX_CONCURRENT_STREAMS", 2_000, 1, 1_000_000),
+    sessionMemoryMb: int("HTTP2_SESSION_MEMORY_MB", 64, 1, 4_096),
+    demoSeed: bool("DEMO_SEED", databaseUrl === undefined),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,68 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import {
+  DatabaseUnavailableError,
+  PoolExhaustedError,
+  QueryAbortedError,
+  QueryTimeoutError,
+} from "@driver-analytics/db";
+import type { Logger } from "pino";
+
+/** How long a refused caller should wait before retrying, in milliseconds. */
+export const RETRY_PUSHBACK_MS = 200;
+
+// gRPC's retry design (A6) lets servers tell clients when to retry through
+// this trailer; Connect clients see it as response metadata.
+function retryable(message: string, code: Code): ConnectError {
+  return new ConnectError(message, code, { "grpc-retry-pushback-ms": String(RETRY_PUSHBACK_MS) });
+}
+
+/**
+ * toConnectError maps a failure to the status a caller should see. Messages
+ * are ours, never the underlying error's: no SQL, stack or connection string
+ * leaves the process.
+ */
+export function toConnectError(error: unknown, signal: AbortSignal): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof QueryAbortedError) {
+    // The call's own deadline or cancellation stopped it: report why.
+    const reason = signal.reason;
+    return reason instanceof ConnectError ? reason : new ConnectError("call cancelled", Code.Canceled);
+  }
+  if (error instanceof PoolExhaustedError) {
+    return retryable("server is at capacity, retry later", Code.Unavailable);
+  }
+  if (error instanceof DatabaseUnavailableError) {
+    return retryable("database unavailable, retry later", Code.Unavailable);
+  }
+  if (error instanceof QueryTimeoutError) {
+    return new ConnectError("query took too long", Code.DeadlineExceeded);
+  }
+  return new ConnectError("internal error", Code.Internal);
+}
+
+/**
+ * errorMappingInterceptor turns every failure into a safe ConnectError and
+ * logs one line per failed call (successful calls are not logged).
+ */
+export function errorMappingInterceptor(logger: Logger): Interceptor {
+  return (next) => async (request) => {
+    const started = performance.now();
+    try {
+      return await next(request);
+    } catch (error) {
+      const connectError = toConnectError(error, request.signal);
+      const fields = {
+        requestId: request.header.get("x-request-id") ?? undefined,
+        method: `${request.service.typeName}/${request.method.name}`,
+        code: Code[connectError.code],
+        durationMs: Math.round((performance.now() - started) * 10) / 10,
+      };
+      if (connectError.code === Code.Internal) {
+        logger.error({ ...fields, err: error }, "call failed");
+      } else {
+        logger.warn({ ...fields, reason: connectError.rawMessage }, "call failed");
+      }
+      throw connectError;
+    }
+  };
+}

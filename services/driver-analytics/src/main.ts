@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// The DriverAnalytics server process: configuration from the environment,
+// PostgreSQL from DATABASE_URL (or an embedded one with demo data), one port
+// for gRPC, gRPC-Web and Connect, and a graceful stop on SIGTERM/SIGINT.
+import { createHash } from "node:crypto";
+import {
+  Database,
+  migrate,
+  seedDataset,
+  startEmbeddedPostgres,
+  type EmbeddedPostgresHandle,
+} from "@driver-analytics/db";
+import { pino } from "pino";
+import { ConfigError, loadConfig } from "./config.js";
+import { createServer } from "./server.js";
+
+// A demo small enough to seed in about a second, large enough to page through.
+const DEMO_DATASET = { drivers: 20, tripsPerDriver: 300, reviewRatio: 0.8, seed: 1 };
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = pino({ level: config.logLevel, base: { service: "driver-analytics" } });
+
+  let embedded: EmbeddedPostgresHandle | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (databaseUrl === undefined) {
+    logger.info({ dataDir: config.dataDir }, "no DATABASE_URL: starting embedded PostgreSQL");
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+    databaseUrl = embedded.connectionString;
+  }
+
+  const { applied } = await migrate(databaseUrl);
+  if (applied.length > 0) logger.info({ applied }, "migrations applied");
+
+  const db = new Database({
+    connectionString: databaseUrl,
+    poolSize: config.poolSize,
+    acquireTimeoutMs: config.acquireTimeoutMs,
+    maxWaiting: config.maxWaiting,
+    statementTimeoutMs: config.statementTimeoutMs,
+  });
+  if (config.demoSeed) await seedDemoData(db, databaseUrl, logger);
+
+  if (config.pageTokenSecret === undefined) {
+    logger.warn("PAGE_TOKEN_SECRET is not set: page tokens are signed with a random key and die with this process");
+  }
+  const { listener, shutdownController } = createServer({
+    db,
+    logger,
+    strategy: config.strategy,
+    ...(config.pageTokenSecret === undefined
+      ? {}
+      : { pageTokenKey: createHash("sha256").update(config.pageTokenSecret).digest() }),
+    maxConcurrentStreams: config.maxConcurrentStreams,
+    sessionMemoryMb: config.sessionMemoryMb,
+  });
+  const address = await listener.listen(config.port, config.host);
+  const target = `${address.address}:${address.port}`;
+  logger.info({ address: target, strategy: config.strategy, poolSize: config.poolSize }, "listening");
+  if (embedded !== undefined) printDemoBanner(target);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
+    const forceTimer = setTimeout(() => shutdownController.abort(), config.shutdownGraceMs);
+    await listener.close(config.shutdownGraceMs);
+    clearTimeout(forceTimer);
+    await db.close();
+    await embedded?.stop();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+async function seedDemoData(db: Database, databaseUrl: string, logger: pino.Logger): Promise<void> {
+  const [row] = await db.query<{ empty: boolean }>("SELECT NOT EXISTS (SELECT 1 FROM drivers) AS empty", []);
+  if (!row?.empty) return;
+  const started = performance.now();
+  await seedDataset(databaseUrl, DEMO_DATASET);
+  logger.info(
+    { ...DEMO_DATASET, ms: Math.round(performance.now() - started) },
+    "seeded demo dataset into the empty database",
+  );
+}
+
+function printDemoBanner(target: string): void {
+  const [host, port] = [target.slice(0, target.lastIndexOf(":")), target.slice(target.lastIndexOf(":") + 1)];
+  const base = `http://${host}:${port}`;
+  process.stdout.write(`
+DriverAnalytics is serving gRPC, gRPC-Web and Connect on ${base}
+  demo data: drivers 1..${DEMO_DATASET.drivers}, ${DEMO_DATASET.tripsPerDriver} trips each
+
+Try it:
+  curl -s -H 'Content-Type: application/json' -d '{"driverId":"1"}' ${base}/driveranalytics.v1.DriverAnalytics/GetStats
+  npx buf curl --protocol grpc --http2-prior-knowledge --schema proto \\
+    -d '{"driver_id":1,"page_size":3}' ${base}/driveranalytics.v1.DriverAnalytics/ListTrips
+
+`);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`driver-analytics: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`driver-analytics: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+// A page token is opaque to callers (AIP-158) and tamper-proof: a signed binary
+// cursor bound to the driver and the filters of the request that produced it.
+//
+//   version u8 | driverId i64 | filterHash 8 bytes | completedAtMicros i64 |
+//   tripId i64 | position u32 | HMAC-SHA256(key, all of the above)[0..16]
+//
+// position (trips already returned) serves the OFFSET-based naive strategy;
+// the keyset strategies use (completedAtMicros, tripId).
+
+const VERSION = 1;
+const PAYLOAD_BYTES = 1 + 8 + 8 + 8 + 8 + 4;
+const MAC_BYTES = 16;
+
+export interface PageCursor {
+  driverId: bigint;
+  /** Hash of the request's filters; see filterFingerprint. */
+  filterHash: Buffer;
+  completedAtMicros: bigint;
+  tripId: bigint;
+  position: number;
+}
+
+/** PageTokenError: the token is not one we issued, or was changed. */
+export class PageTokenError extends Error {
+  override readonly name = "PageTokenError";
+}
+
+/** PageTokenCodec signs and verifies page tokens with one secret key. */
+export class PageTokenCodec {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length < 32) throw new Error("page token key must be at least 32 bytes");
+    this.#key = key;
+  }
+
+  encodePageToken(cursor: PageCursor): string {
+    const payload = Buffer.alloc(PAYLOAD_BYTES);
+    let at = payload.writeUInt8(VERSION, 0);
+    at = payload.writeBigInt64BE(cursor.driverId, at);
+    at += cursor.filterHash.copy(payload, at, 0, 8);
+    at = payload.writeBigInt64BE(cursor.completedAtMicros, at);
+    at = payload.writeBigInt64BE(cursor.tripId, at);
+    payload.writeUInt32BE(cursor.position, at);
+    return Buffer.concat([payload, this.#mac(payload)]).toString("base64url");
+  }
+
+  /** decodePageToken returns the cursor, or throws PageTokenError for anything we did not sign. */
+  decodePageToken(token: string): PageCursor {
+    if (!/^[A-Za-z0-9_-]+$/.test(token)) throw new PageTokenError("not base64url");
+    const bytes = Buffer.from(token, "base64url");
+    if (bytes.length !== PAYLOAD_BYTES + MAC_BYTES) throw new PageTokenError("wrong length");
+    const payload = bytes.subarray(0, PAYLOAD_BYTES);
+    if (!timingSafeEqual(bytes.subarray(PAYLOAD_BYTES), this.#mac(payload))) {
+      throw new PageTokenError("bad signature");
+    }
+    if (payload.readUInt8(0) !== VERSION) throw new PageTokenError("unknown version");
+    return {
+      driverId: payload.readBigInt64BE(1),
+      filterHash: Buffer.from(payload.subarray(9, 17)),
+      completedAtMicros: payload.readBigInt64BE(17),
+      tripId: payload.readBigInt64BE(25),
+      position: payload.readUInt32BE(33),
+    };
+  }
+
+  #mac(payload: Buffer): Buffer {
+    return createHmac("sha256", this.#key).update(payload).digest().subarray(0, MAC_BYTES);
+  }
+}
+
+/**
+ * filterFingerprint hashes the filters a token is valid for (not page_size,
+ * which AIP-158 lets callers change between pages).
+ */
+export function filterFingerprint(startMicros: bigint | undefined, endMicros: bigint | undefined): Buffer {
+  const text = `${startMicros ?? "-"}:${endMicros ?? "-"}`;
+  return createHmac("sha256", "driver-analytics-filters").update(text).digest().subarray(0, 8);
+}
