@@ -1,0 +1,113 @@
+// Test harness: a real server on a free port over a fresh test database, and
+// real clients for it — @grpc/grpc-js (what internal services use) and
+// connect-node's Connect protocol (what Connect-Web speaks).
+import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { Database } from "@driver-analytics/db";
+import { createTestDatabase, type TestDatabase } from "@driver-analytics/db/testing";
+import { DriverAnalytics } from "@driver-analytics/proto";
+import * as grpc from "@grpc/grpc-js";
+import { pino } from "pino";
+import type { Strategy } from "../analytics-queries.js";
+import { createServer, type DriverAnalyticsServer } from "../server.js";
+
+export interface TestServer {
+  baseUrl: string;
+  port: number;
+  testDb: TestDatabase;
+  db: Database;
+  server: DriverAnalyticsServer;
+  /** Connect protocol over HTTP/1.1, as browsers speak it. */
+  connect: Client<typeof DriverAnalytics>;
+  grpcWeb: Client<typeof DriverAnalytics>;
+  /** gRPC via connect-node's client. */
+  grpc: Client<typeof DriverAnalytics>;
+  /** A @grpc/grpc-js client; close it with grpcJs.close(). */
+  grpcJs: GrpcJsClient;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  strategy?: Strategy;
+  /** Reuse a database instead of creating a fresh one (it is not dropped on close). */
+  testDb?: TestDatabase;
+  poolSize?: number;
+  maxWaiting?: number;
+  acquireTimeoutMs?: number;
+  statementTimeoutMs?: number;
+}
+
+/** startTestServer starts the real server on 127.0.0.1:0 over a fresh migrated database. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const ownsDb = options.testDb === undefined;
+  const testDb = options.testDb ?? (await createTestDatabase());
+  const db = new Database({
+    connectionString: testDb.connectionString,
+    poolSize: options.poolSize ?? 4,
+    acquireTimeoutMs: options.acquireTimeoutMs ?? 2_000,
+    maxWaiting: options.maxWaiting ?? 1_000,
+    statementTimeoutMs: options.statementTimeoutMs ?? 10_000,
+  });
+  const server = createServer({ db, logger: pino({ level: "silent" }), strategy: options.strategy ?? "live" });
+  const { port } = await server.listener.listen(0, "127.0.0.1");
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const grpcJs = createGrpcJsClient(`127.0.0.1:${port}`);
+  return {
+    baseUrl,
+    port,
+    testDb,
+    db,
+    server,
+    connect: createClient(DriverAnalytics, createConnectTransport({ baseUrl, httpVersion: "1.1" })),
+    grpcWeb: createClient(DriverAnalytics, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })),
+    grpc: createClient(DriverAnalytics, createGrpcTransport({ baseUrl })),
+    grpcJs,
+    async close() {
+      grpcJs.close();
+      await server.listener.close(1_000);
+      await db.close();
+      if (ownsDb) await testDb.drop();
+    },
+  };
+}
+
+export interface GrpcJsCallOptions {
+  deadlineMs?: number;
+  metadata?: Record<string, string>;
+}
+
+/** GrpcJsClient calls any unary DriverAnalytics method through @grpc/grpc-js. */
+export interface GrpcJsClient {
+  call<I extends DescMessage, O extends DescMessage>(
+    method: { name: string; input: I; output: O },
+    request: MessageShape<I>,
+    options?: GrpcJsCallOptions,
+  ): Promise<MessageShape<O>>;
+  close(): void;
+}
+
+export function createGrpcJsClient(address: string, channelOptions: grpc.ChannelOptions = {}): GrpcJsClient {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions);
+  return {
+    call(method, request, options = {}) {
+      const path = `/${DriverAnalytics.typeName}/${method.name}`;
+      const metadata = new grpc.Metadata();
+      for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
+      const callOptions: grpc.CallOptions =
+        options.deadlineMs === undefined ? {} : { deadline: new Date(Date.now() + options.deadlineMs) };
+      return new Promise((resolve, reject) => {
+        client.makeUnaryRequest(
+          path,
+          (message: MessageShape<typeof method.input>) => Buffer.from(toBinary(method.input, message)),
+          (bytes: Buffer) => fromBinary(method.output, bytes),
+          request,
+          metadata,
+          callOptions,
+          (error, response) => (error ? reject(error) : resolve(response!)),
+        );
+      });
+    },
+    close: () => client.close(),
+  };
+}
