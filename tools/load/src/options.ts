@@ -68,6 +68,8 @@ export interface LoadOptions {
   readonly total?: number;
   /** Run for this long instead of `total` requests. */
   readonly durationMs?: number;
+  /** With `total`: stop after this long even if `total` is not reached (ghz -x). */
+  readonly maxDurationMs?: number;
   /** Default "close", like ghz: in-flight calls are cancelled and reported as Canceled. */
   readonly durationStop?: DurationStop;
   /** Constant request rate across all workers; 0 or absent = as fast as possible. */
@@ -105,6 +107,7 @@ export interface ResolvedOptions {
   readonly connections: number;
   readonly total: number;
   readonly durationMs: number;
+  readonly maxDurationMs: number;
   readonly durationStop: DurationStop;
   readonly rps: number;
   readonly data: unknown;
@@ -167,6 +170,7 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
     connections,
     total,
     durationMs,
+    maxDurationMs: durationMs > 0 ? 0 : nonNegative("max-duration", o.maxDurationMs ?? 0),
     durationStop: o.durationStop ?? "close",
     rps: nonNegative("rps", o.rps ?? 0),
     data: o.data,

@@ -18,6 +18,7 @@ export interface ReportOptions {
   rps?: number;
   duration?: number;
   "duration-stop"?: string;
+  "max-duration"?: number;
   timeout: number;
   "dial-timeout": number;
   skipFirst?: number;

@@ -120,7 +120,8 @@ class Run {
     eld.enable();
     this.t0 = performance.now();
     const timers: NodeJS.Timeout[] = [];
-    if (this.o.durationMs > 0) timers.push(setTimeout(() => this.stop("timeout"), this.o.durationMs));
+    const limitMs = this.o.durationMs || this.o.maxDurationMs;
+    if (limitMs > 0) timers.push(setTimeout(() => this.stop("timeout"), limitMs));
     const onAbort = (): void => this.stop("cancel");
     if (this.signal?.aborted) this.stop("cancel");
     this.signal?.addEventListener("abort", onAbort, { once: true });
@@ -389,6 +390,7 @@ function echoOptions(o: ResolvedOptions): ReportOptions {
   } else {
     out.total = o.total;
   }
+  if (o.maxDurationMs > 0) out["max-duration"] = Math.round(o.maxDurationMs * 1e6);
   if (o.rps > 0) out.rps = o.rps;
   if (o.skipFirst > 0) out.skipFirst = o.skipFirst;
   if (o.data !== undefined) out.data = o.data;
