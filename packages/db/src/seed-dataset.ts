@@ -3,8 +3,10 @@ import pg from "pg";
 export interface SeedOptions {
   drivers: number;
   tripsPerDriver: number;
-  /** Share of trips that carry a review, 0..1. */
+  /** Share of completed trips that carry a review, 0..1. */
   reviewRatio: number;
+  /** Share of trips that were cancelled (they carry a fee, no review), 0..1. */
+  cancelledRatio?: number;
   /** Same seed, same rows. */
   seed: number;
   /** Trips are generated in statements of this many rows, for progress reports. */
@@ -85,6 +87,7 @@ export async function seedDataset(connectionString: string, options: SeedOptions
         tripsTotal,
         stepMicros,
         reviewPermille: Math.round(reviewRatio * 1000),
+        cancelledPermille: Math.round((options.cancelledRatio ?? 0) * 1000),
         seed,
       });
       report({ phase: "trips", tripsWritten: to, tripsTotal });
@@ -124,20 +127,32 @@ interface TripChunk {
   tripsTotal: number;
   stepMicros: number;
   reviewPermille: number;
+  cancelledPermille: number;
   seed: number;
 }
 
 // h(k) is a deterministic pseudo-random non-negative bigint per (row, field k).
 async function insertTripChunk(client: pg.Client, c: TripChunk): Promise<void> {
-  const params = [c.from, c.to, c.drivers, c.driverOffset, c.tripOffset, c.tripsTotal, c.stepMicros, c.seed, HISTORY_END];
+  const params = [
+    c.from,
+    c.to,
+    c.drivers,
+    c.driverOffset,
+    c.tripOffset,
+    c.tripsTotal,
+    c.stepMicros,
+    c.seed,
+    HISTORY_END,
+    c.cancelledPermille,
+  ];
   await client.query(
     `INSERT INTO trips (id, driver_id, status, started_at, completed_at, distance_meters)
      SELECT $5::int8 + g,
             $4::int8 + 1 + (g - 1) % $3::int8,
-            CASE WHEN abs(hashint8extended(g * 8 + 1, $8::int8)) % 100 < 4 THEN 'cancelled' ELSE 'completed' END,
+            CASE WHEN abs(hashint8extended(g * 8 + 1, $8::int8)) % 1000 < $10::int8 THEN 'cancelled' ELSE 'completed' END,
             done - make_interval(secs => 180 + abs(hashint8extended(g * 8 + 2, $8::int8)) % 2700),
             done,
-            CASE WHEN abs(hashint8extended(g * 8 + 1, $8::int8)) % 100 < 4 THEN 0
+            CASE WHEN abs(hashint8extended(g * 8 + 1, $8::int8)) % 1000 < $10::int8 THEN 0
                  ELSE 400 + abs(hashint8extended(g * 8 + 3, $8::int8)) % 30000 END
      FROM generate_series($1::int8, $2::int8) AS g,
           LATERAL (SELECT $9::timestamptz - ($6::int8 - g) * $7::int8 * interval '1 microsecond'

@@ -6,7 +6,8 @@ export interface Config {
   port: number;
   /** Absent: start an embedded PostgreSQL in dataDir. */
   databaseUrl: string | undefined;
-  dataDir: string;
+  /** Embedded PostgreSQL's directory; absent: <repository>/.data/postgres. */
+  dataDir: string | undefined;
   strategy: Strategy;
   poolSize: number;
   acquireTimeoutMs: number;
@@ -80,7 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: read("HOST") ?? "127.0.0.1",
     port: int("PORT", 8080, 0, 65535),
     databaseUrl,
-    dataDir: read("DATA_DIR") ?? ".data/postgres",
+    dataDir: read("DATA_DIR"),
     strategy: oneOf("STRATEGY", STRATEGIES, "live"),
     poolSize,
     acquireTimeoutMs: int("DB_ACQUIRE_TIMEOUT_MS", 2_000, 1, 600_000),

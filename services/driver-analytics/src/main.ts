@@ -4,6 +4,7 @@
 // for gRPC, gRPC-Web and Connect, and a graceful stop on SIGTERM/SIGINT.
 import { createHash } from "node:crypto";
 import {
+  DEFAULT_EMBEDDED_DATA_DIR,
   Database,
   migrate,
   seedDataset,
@@ -15,7 +16,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { createServer } from "./server.js";
 
 // A demo small enough to seed in about a second, large enough to page through.
-const DEMO_DATASET = { drivers: 20, tripsPerDriver: 300, reviewRatio: 0.8, seed: 1 };
+const DEMO_DATASET = { drivers: 20, tripsPerDriver: 300, reviewRatio: 0.8, cancelledRatio: 0.04, seed: 1 };
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -24,8 +25,9 @@ async function main(): Promise<void> {
   let embedded: EmbeddedPostgresHandle | undefined;
   let databaseUrl = config.databaseUrl;
   if (databaseUrl === undefined) {
-    logger.info({ dataDir: config.dataDir }, "no DATABASE_URL: starting embedded PostgreSQL");
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+    const dataDir = config.dataDir ?? DEFAULT_EMBEDDED_DATA_DIR;
+    logger.info({ dataDir }, "no DATABASE_URL: starting embedded PostgreSQL");
+    embedded = await startEmbeddedPostgres({ dataDir });
     databaseUrl = embedded.connectionString;
   }
 
