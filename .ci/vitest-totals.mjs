@@ -9,7 +9,8 @@ let skipped = 0;
 let runs = 0;
 for (const file of process.argv.slice(2)) {
   for (const line of strip(readFileSync(file, "utf8")).split("\n")) {
-    const m = /^\s*Tests\s+(.*)\(\d+\)\s*$/.exec(line);
+    // turbo prefixes each line with "<package>:test: ".
+    const m = /(?:^|:\s)\s*Tests\s+((?:\d+ \w+(?: \| )?)+)\s*\(\d+\)\s*$/.exec(line);
     if (!m) continue;
     runs++;
     for (const [, n, kind] of m[1].matchAll(/(\d+) (passed|failed|skipped|todo)/g)) {

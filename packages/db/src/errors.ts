@@ -66,3 +66,20 @@ export function isUnavailable(error: unknown): boolean {
     error.message,
   );
 }
+
+/** Why a write was refused; nothing was written. */
+export type WriteRejection =
+  | "unknown-driver"
+  | "currency-mismatch"
+  | "request-id-reused"
+  | "unknown-trip"
+  | "trip-not-completed"
+  | "review-exists";
+
+/** WriteRejectedError: the write contradicts what the database holds; nothing was written. */
+export class WriteRejectedError extends Error {
+  override readonly name = "WriteRejectedError";
+  constructor(readonly reason: WriteRejection) {
+    super(`write rejected: ${reason}`);
+  }
+}

@@ -6,13 +6,22 @@ export {
   PoolExhaustedError,
   QueryAbortedError,
   QueryTimeoutError,
+  WriteRejectedError,
 } from "./errors.js";
+export type { WriteRejection } from "./errors.js";
+export { createTrip, createReview } from "./trip-writes.js";
+export type { CreatedReview, CreatedTrip, NewReview, NewTrip } from "./trip-writes.js";
 export { migrate, loadMigrations, MIGRATIONS_DIR } from "./migrate.js";
 export type { MigrateResult, Migration } from "./migrate.js";
 export { getDriverStatsLive, DRIVER_STATS_LIVE_SQL } from "./driver-stats.js";
 export type { DriverStatsRecord } from "./driver-stats.js";
 export { listTripsPage, LIST_TRIPS_SQL } from "./trips-page.js";
 export { getDriverStatsNaive, listTripsPageOffset } from "./naive.js";
+export {
+  getDriverStatsFromRollups,
+  DRIVER_STATS_ROLLUP_SQL,
+  DRIVER_STATS_ROLLUP_WINDOW_SQL,
+} from "./rollup-stats.js";
 export type { ListTripsPageParams, TripCursor, TripRecord, TripStatus, TripsPage } from "./trips-page.js";
 export type { TimeWindow } from "./window.js";
 export { DEFAULT_EMBEDDED_DATA_DIR, startEmbeddedPostgres, findFreePort } from "./embedded.js";
