@@ -1,8 +1,15 @@
 // The public surface of the generated contract. Everything here comes from
 // proto/driveranalytics/v1 via `pnpm generate`; src/gen is never edited by hand.
 export {
+  CreateReviewRequestSchema,
+  CreateReviewResponseSchema,
+  CreateTripRequestSchema,
+  CreateTripResponseSchema,
   DriverAnalytics,
   DriverStatsSchema,
+  EarningsBucketSchema,
+  GetEarningsSeriesRequestSchema,
+  GetEarningsSeriesResponseSchema,
   GetStatsRequestSchema,
   GetStatsResponseSchema,
   ListTripsRequestSchema,
@@ -10,13 +17,22 @@ export {
   MoneySchema,
   PaymentSchema,
   ReviewSchema,
+  SeriesGranularity,
+  SeriesGranularitySchema,
   TripSchema,
   TripStatus,
   TripStatusSchema,
   file_driveranalytics_v1_driver_analytics,
 } from "./gen/driveranalytics/v1/driver_analytics_pb.js";
 export type {
+  CreateReviewRequest,
+  CreateReviewResponse,
+  CreateTripRequest,
+  CreateTripResponse,
   DriverStats,
+  EarningsBucket,
+  GetEarningsSeriesRequest,
+  GetEarningsSeriesResponse,
   GetStatsRequest,
   GetStatsResponse,
   ListTripsRequest,

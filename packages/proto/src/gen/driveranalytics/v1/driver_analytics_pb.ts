@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file driveranalytics/v1/driver_analytics.proto.
  */
 export const file_driveranalytics_v1_driver_analytics: GenFile = /*@__PURE__*/
-  fileDesc("Cilkcml2ZXJhbmFseXRpY3MvdjEvZHJpdmVyX2FuYWx5dGljcy5wcm90bxISZHJpdmVyYW5hbHl0aWNzLnYxIjQKBU1vbmV5EhUKDWN1cnJlbmN5X2NvZGUYASABKAkSFAoMYW1vdW50X21pbm9yGAIgASgDIoIBCg9HZXRTdGF0c1JlcXVlc3QSEQoJZHJpdmVyX2lkGAEgASgDEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJCChBHZXRTdGF0c1Jlc3BvbnNlEi4KBXN0YXRzGAEgASgLMh8uZHJpdmVyYW5hbHl0aWNzLnYxLkRyaXZlclN0YXRzIu4CCgtEcml2ZXJTdGF0cxITCgt0b3RhbF90cmlwcxgBIAEoAxIxCg50b3RhbF9lYXJuaW5ncxgCIAEoCzIZLmRyaXZlcmFuYWx5dGljcy52MS5Nb25leRIbCg5hdmVyYWdlX3JhdGluZxgDIAEoAUgAiAEBEhMKC3JhdGVkX3RyaXBzGAQgASgDEhcKD2NvbXBsZXRlZF90cmlwcxgFIAEoAxIXCg9jYW5jZWxsZWRfdHJpcHMYBiABKAMSMAoNZmFyZV9lYXJuaW5ncxgHIAEoCzIZLmRyaXZlcmFuYWx5dGljcy52MS5Nb25leRIvCgx0aXBfZWFybmluZ3MYCCABKAsyGS5kcml2ZXJhbmFseXRpY3MudjEuTW9uZXkSHQoVdG90YWxfZGlzdGFuY2VfbWV0ZXJzGAkgASgDEh4KFnRvdGFsX2R1cmF0aW9uX3NlY29uZHMYCiABKANCEQoPX2F2ZXJhZ2VfcmF0aW5nIqoBChBMaXN0VHJpcHNSZXF1ZXN0EhEKCWRyaXZlcl9pZBgBIAEoAxIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVQoRTGlzdFRyaXBzUmVzcG9uc2USJwoFdHJpcHMYASADKAsyGC5kcml2ZXJhbmFseXRpY3MudjEuVHJpcBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkisAIKBFRyaXASDwoHdHJpcF9pZBgBIAEoAxIRCglkcml2ZXJfaWQYAiABKAMSLgoGc3RhdHVzGAMgASgOMh4uZHJpdmVyYW5hbHl0aWNzLnYxLlRyaXBTdGF0dXMSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNY29tcGxldGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPZGlzdGFuY2VfbWV0ZXJzGAYgASgDEiwKB3BheW1lbnQYByABKAsyGy5kcml2ZXJhbmFseXRpY3MudjEuUGF5bWVudBIqCgZyZXZpZXcYCCABKAsyGi5kcml2ZXJhbmFseXRpY3MudjEuUmV2aWV3IoQBCgdQYXltZW50EicKBGZhcmUYASABKAsyGS5kcml2ZXJhbmFseXRpY3MudjEuTW9uZXkSJgoDdGlwGAIgASgLMhkuZHJpdmVyYW5hbHl0aWNzLnYxLk1vbmV5EigKBXRvdGFsGAMgASgLMhkuZHJpdmVyYW5hbHl0aWNzLnYxLk1vbmV5IloKBlJldmlldxIOCgZyYXRpbmcYASABKAUSDwoHY29tbWVudBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqXwoKVHJpcFN0YXR1cxIbChdUUklQX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVRSSVBfU1RBVFVTX0NPTVBMRVRFRBABEhkKFVRSSVBfU1RBVFVTX0NBTkNFTExFRBACMswBCg9Ecml2ZXJBbmFseXRpY3MSWgoIR2V0U3RhdHMSIy5kcml2ZXJhbmFseXRpY3MudjEuR2V0U3RhdHNSZXF1ZXN0GiQuZHJpdmVyYW5hbHl0aWNzLnYxLkdldFN0YXRzUmVzcG9uc2UiA5ACARJdCglMaXN0VHJpcHMSJC5kcml2ZXJhbmFseXRpY3MudjEuTGlzdFRyaXBzUmVxdWVzdBolLmRyaXZlcmFuYWx5dGljcy52MS5MaXN0VHJpcHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Cilkcml2ZXJhbmFseXRpY3MvdjEvZHJpdmVyX2FuYWx5dGljcy5wcm90bxISZHJpdmVyYW5hbHl0aWNzLnYxIjQKBU1vbmV5EhUKDWN1cnJlbmN5X2NvZGUYASABKAkSFAoMYW1vdW50X21pbm9yGAIgASgDIoIBCg9HZXRTdGF0c1JlcXVlc3QSEQoJZHJpdmVyX2lkGAEgASgDEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJCChBHZXRTdGF0c1Jlc3BvbnNlEi4KBXN0YXRzGAEgASgLMh8uZHJpdmVyYW5hbHl0aWNzLnYxLkRyaXZlclN0YXRzIu4CCgtEcml2ZXJTdGF0cxITCgt0b3RhbF90cmlwcxgBIAEoAxIxCg50b3RhbF9lYXJuaW5ncxgCIAEoCzIZLmRyaXZlcmFuYWx5dGljcy52MS5Nb25leRIbCg5hdmVyYWdlX3JhdGluZxgDIAEoAUgAiAEBEhMKC3JhdGVkX3RyaXBzGAQgASgDEhcKD2NvbXBsZXRlZF90cmlwcxgFIAEoAxIXCg9jYW5jZWxsZWRfdHJpcHMYBiABKAMSMAoNZmFyZV9lYXJuaW5ncxgHIAEoCzIZLmRyaXZlcmFuYWx5dGljcy52MS5Nb25leRIvCgx0aXBfZWFybmluZ3MYCCABKAsyGS5kcml2ZXJhbmFseXRpY3MudjEuTW9uZXkSHQoVdG90YWxfZGlzdGFuY2VfbWV0ZXJzGAkgASgDEh4KFnRvdGFsX2R1cmF0aW9uX3NlY29uZHMYCiABKANCEQoPX2F2ZXJhZ2VfcmF0aW5nIqoBChBMaXN0VHJpcHNSZXF1ZXN0EhEKCWRyaXZlcl9pZBgBIAEoAxIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVQoRTGlzdFRyaXBzUmVzcG9uc2USJwoFdHJpcHMYASADKAsyGC5kcml2ZXJhbmFseXRpY3MudjEuVHJpcBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkisAIKBFRyaXASDwoHdHJpcF9pZBgBIAEoAxIRCglkcml2ZXJfaWQYAiABKAMSLgoGc3RhdHVzGAMgASgOMh4uZHJpdmVyYW5hbHl0aWNzLnYxLlRyaXBTdGF0dXMSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNY29tcGxldGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPZGlzdGFuY2VfbWV0ZXJzGAYgASgDEiwKB3BheW1lbnQYByABKAsyGy5kcml2ZXJhbmFseXRpY3MudjEuUGF5bWVudBIqCgZyZXZpZXcYCCABKAsyGi5kcml2ZXJhbmFseXRpY3MudjEuUmV2aWV3IoQBCgdQYXltZW50EicKBGZhcmUYASABKAsyGS5kcml2ZXJhbmFseXRpY3MudjEuTW9uZXkSJgoDdGlwGAIgASgLMhkuZHJpdmVyYW5hbHl0aWNzLnYxLk1vbmV5EigKBXRvdGFsGAMgASgLMhkuZHJpdmVyYW5hbHl0aWNzLnYxLk1vbmV5IloKBlJldmlldxIOCgZyYXRpbmcYASABKAUSDwoHY29tbWVudBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAijQEKGEdldEVhcm5pbmdzU2VyaWVzUmVxdWVzdBIRCglkcml2ZXJfaWQYASABKAMSEQoJc3RhcnRfZGF5GAIgASgJEg8KB2VuZF9kYXkYAyABKAkSOgoLZ3JhbnVsYXJpdHkYBCABKA4yJS5kcml2ZXJhbmFseXRpY3MudjEuU2VyaWVzR3JhbnVsYXJpdHkiYwoZR2V0RWFybmluZ3NTZXJpZXNSZXNwb25zZRIRCgl0aW1lX3pvbmUYASABKAkSMwoHYnVja2V0cxgCIAMoCzIiLmRyaXZlcmFuYWx5dGljcy52MS5FYXJuaW5nc0J1Y2tldCLtAQoORWFybmluZ3NCdWNrZXQSEQoJc3RhcnRfZGF5GAEgASgJEhMKC3RvdGFsX3RyaXBzGAIgASgDEhcKD2NvbXBsZXRlZF90cmlwcxgDIAEoAxIXCg9jYW5jZWxsZWRfdHJpcHMYBCABKAMSMQoOdG90YWxfZWFybmluZ3MYBSABKAsyGS5kcml2ZXJhbmFseXRpY3MudjEuTW9uZXkSLwoMdGlwX2Vhcm5pbmdzGAYgASgLMhkuZHJpdmVyYW5hbHl0aWNzLnYxLk1vbmV5Eh0KFXRvdGFsX2Rpc3RhbmNlX21ldGVycxgHIAEoAyK3AgoRQ3JlYXRlVHJpcFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAMSLgoGc3RhdHVzGAMgASgOMh4uZHJpdmVyYW5hbHl0aWNzLnYxLlRyaXBTdGF0dXMSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNY29tcGxldGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPZGlzdGFuY2VfbWV0ZXJzGAYgASgDEicKBGZhcmUYByABKAsyGS5kcml2ZXJhbmFseXRpY3MudjEuTW9uZXkSJgoDdGlwGAggASgLMhkuZHJpdmVyYW5hbHl0aWNzLnYxLk1vbmV5IjwKEkNyZWF0ZVRyaXBSZXNwb25zZRImCgR0cmlwGAEgASgLMhguZHJpdmVyYW5hbHl0aWNzLnYxLlRyaXAiRwoTQ3JlYXRlUmV2aWV3UmVxdWVzdBIPCgd0cmlwX2lkGAEgASgDEg4KBnJhdGluZxgCIAEoBRIPCgdjb21tZW50GAMgASgJIlMKFENyZWF0ZVJldmlld1Jlc3BvbnNlEg8KB3RyaXBfaWQYASABKAMSKgoGcmV2aWV3GAIgASgLMhouZHJpdmVyYW5hbHl0aWNzLnYxLlJldmlldypfCgpUcmlwU3RhdHVzEhsKF1RSSVBfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVVFJJUF9TVEFUVVNfQ09NUExFVEVEEAESGQoVVFJJUF9TVEFUVVNfQ0FOQ0VMTEVEEAIqcAoRU2VyaWVzR3JhbnVsYXJpdHkSIgoeU0VSSUVTX0dSQU5VTEFSSVRZX1VOU1BFQ0lGSUVEEAASGgoWU0VSSUVTX0dSQU5VTEFSSVRZX0RBWRABEhsKF1NFUklFU19HUkFOVUxBUklUWV9XRUVLEAIyjQQKD0RyaXZlckFuYWx5dGljcxJaCghHZXRTdGF0cxIjLmRyaXZlcmFuYWx5dGljcy52MS5HZXRTdGF0c1JlcXVlc3QaJC5kcml2ZXJhbmFseXRpY3MudjEuR2V0U3RhdHNSZXNwb25zZSIDkAIBEl0KCUxpc3RUcmlwcxIkLmRyaXZlcmFuYWx5dGljcy52MS5MaXN0VHJpcHNSZXF1ZXN0GiUuZHJpdmVyYW5hbHl0aWNzLnYxLkxpc3RUcmlwc1Jlc3BvbnNlIgOQAgESdQoRR2V0RWFybmluZ3NTZXJpZXMSLC5kcml2ZXJhbmFseXRpY3MudjEuR2V0RWFybmluZ3NTZXJpZXNSZXF1ZXN0Gi0uZHJpdmVyYW5hbHl0aWNzLnYxLkdldEVhcm5pbmdzU2VyaWVzUmVzcG9uc2UiA5ACARJgCgpDcmVhdGVUcmlwEiUuZHJpdmVyYW5hbHl0aWNzLnYxLkNyZWF0ZVRyaXBSZXF1ZXN0GiYuZHJpdmVyYW5hbHl0aWNzLnYxLkNyZWF0ZVRyaXBSZXNwb25zZSIDkAICEmYKDENyZWF0ZVJldmlldxInLmRyaXZlcmFuYWx5dGljcy52MS5DcmVhdGVSZXZpZXdSZXF1ZXN0GiguZHJpdmVyYW5hbHl0aWNzLnYxLkNyZWF0ZVJldmlld1Jlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Money is an exact amount in the currency's minor units (cents for USD).
@@ -348,6 +348,258 @@ export const ReviewSchema: GenMessage<Review> = /*@__PURE__*/
   messageDesc(file_driveranalytics_v1_driver_analytics, 8);
 
 /**
+ * @generated from message driveranalytics.v1.GetEarningsSeriesRequest
+ */
+export type GetEarningsSeriesRequest = Message<"driveranalytics.v1.GetEarningsSeriesRequest"> & {
+  /**
+   * The driver, a positive integer. Required.
+   *
+   * @generated from field: int64 driver_id = 1;
+   */
+  driverId: bigint;
+
+  /**
+   * First day, "YYYY-MM-DD" in the driver's time zone, inclusive. Required.
+   *
+   * @generated from field: string start_day = 2;
+   */
+  startDay: string;
+
+  /**
+   * Last day, "YYYY-MM-DD", exclusive. Required; at most 366 days after
+   * start_day for DAY, 5 years for WEEK.
+   *
+   * @generated from field: string end_day = 3;
+   */
+  endDay: string;
+
+  /**
+   * DAY when unspecified.
+   *
+   * @generated from field: driveranalytics.v1.SeriesGranularity granularity = 4;
+   */
+  granularity: SeriesGranularity;
+};
+
+/**
+ * Describes the message driveranalytics.v1.GetEarningsSeriesRequest.
+ * Use `create(GetEarningsSeriesRequestSchema)` to create a new message.
+ */
+export const GetEarningsSeriesRequestSchema: GenMessage<GetEarningsSeriesRequest> = /*@__PURE__*/
+  messageDesc(file_driveranalytics_v1_driver_analytics, 9);
+
+/**
+ * @generated from message driveranalytics.v1.GetEarningsSeriesResponse
+ */
+export type GetEarningsSeriesResponse = Message<"driveranalytics.v1.GetEarningsSeriesResponse"> & {
+  /**
+   * The IANA time zone whose calendar the buckets follow.
+   *
+   * @generated from field: string time_zone = 1;
+   */
+  timeZone: string;
+
+  /**
+   * @generated from field: repeated driveranalytics.v1.EarningsBucket buckets = 2;
+   */
+  buckets: EarningsBucket[];
+};
+
+/**
+ * Describes the message driveranalytics.v1.GetEarningsSeriesResponse.
+ * Use `create(GetEarningsSeriesResponseSchema)` to create a new message.
+ */
+export const GetEarningsSeriesResponseSchema: GenMessage<GetEarningsSeriesResponse> = /*@__PURE__*/
+  messageDesc(file_driveranalytics_v1_driver_analytics, 10);
+
+/**
+ * @generated from message driveranalytics.v1.EarningsBucket
+ */
+export type EarningsBucket = Message<"driveranalytics.v1.EarningsBucket"> & {
+  /**
+   * First day of the bucket, "YYYY-MM-DD" (a Monday for WEEK).
+   *
+   * @generated from field: string start_day = 1;
+   */
+  startDay: string;
+
+  /**
+   * @generated from field: int64 total_trips = 2;
+   */
+  totalTrips: bigint;
+
+  /**
+   * @generated from field: int64 completed_trips = 3;
+   */
+  completedTrips: bigint;
+
+  /**
+   * @generated from field: int64 cancelled_trips = 4;
+   */
+  cancelledTrips: bigint;
+
+  /**
+   * @generated from field: driveranalytics.v1.Money total_earnings = 5;
+   */
+  totalEarnings?: Money | undefined;
+
+  /**
+   * @generated from field: driveranalytics.v1.Money tip_earnings = 6;
+   */
+  tipEarnings?: Money | undefined;
+
+  /**
+   * @generated from field: int64 total_distance_meters = 7;
+   */
+  totalDistanceMeters: bigint;
+};
+
+/**
+ * Describes the message driveranalytics.v1.EarningsBucket.
+ * Use `create(EarningsBucketSchema)` to create a new message.
+ */
+export const EarningsBucketSchema: GenMessage<EarningsBucket> = /*@__PURE__*/
+  messageDesc(file_driveranalytics_v1_driver_analytics, 11);
+
+/**
+ * @generated from message driveranalytics.v1.CreateTripRequest
+ */
+export type CreateTripRequest = Message<"driveranalytics.v1.CreateTripRequest"> & {
+  /**
+   * Client-chosen UUID that makes retries safe. Required.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The driver, a positive integer. Required.
+   *
+   * @generated from field: int64 driver_id = 2;
+   */
+  driverId: bigint;
+
+  /**
+   * COMPLETED or CANCELLED. Required.
+   *
+   * @generated from field: driveranalytics.v1.TripStatus status = 3;
+   */
+  status: TripStatus;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 4;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Not before start_time. Required.
+   *
+   * @generated from field: google.protobuf.Timestamp complete_time = 5;
+   */
+  completeTime?: Timestamp | undefined;
+
+  /**
+   * Not negative.
+   *
+   * @generated from field: int64 distance_meters = 6;
+   */
+  distanceMeters: bigint;
+
+  /**
+   * In the driver's currency, not negative. Required.
+   *
+   * @generated from field: driveranalytics.v1.Money fare = 7;
+   */
+  fare?: Money | undefined;
+
+  /**
+   * Same currency as fare, not negative; absent means no tip.
+   *
+   * @generated from field: driveranalytics.v1.Money tip = 8;
+   */
+  tip?: Money | undefined;
+};
+
+/**
+ * Describes the message driveranalytics.v1.CreateTripRequest.
+ * Use `create(CreateTripRequestSchema)` to create a new message.
+ */
+export const CreateTripRequestSchema: GenMessage<CreateTripRequest> = /*@__PURE__*/
+  messageDesc(file_driveranalytics_v1_driver_analytics, 12);
+
+/**
+ * @generated from message driveranalytics.v1.CreateTripResponse
+ */
+export type CreateTripResponse = Message<"driveranalytics.v1.CreateTripResponse"> & {
+  /**
+   * @generated from field: driveranalytics.v1.Trip trip = 1;
+   */
+  trip?: Trip | undefined;
+};
+
+/**
+ * Describes the message driveranalytics.v1.CreateTripResponse.
+ * Use `create(CreateTripResponseSchema)` to create a new message.
+ */
+export const CreateTripResponseSchema: GenMessage<CreateTripResponse> = /*@__PURE__*/
+  messageDesc(file_driveranalytics_v1_driver_analytics, 13);
+
+/**
+ * @generated from message driveranalytics.v1.CreateReviewRequest
+ */
+export type CreateReviewRequest = Message<"driveranalytics.v1.CreateReviewRequest"> & {
+  /**
+   * The reviewed trip, which must be completed. Required.
+   *
+   * @generated from field: int64 trip_id = 1;
+   */
+  tripId: bigint;
+
+  /**
+   * 1 to 5. Required.
+   *
+   * @generated from field: int32 rating = 2;
+   */
+  rating: number;
+
+  /**
+   * At most 2,000 characters.
+   *
+   * @generated from field: string comment = 3;
+   */
+  comment: string;
+};
+
+/**
+ * Describes the message driveranalytics.v1.CreateReviewRequest.
+ * Use `create(CreateReviewRequestSchema)` to create a new message.
+ */
+export const CreateReviewRequestSchema: GenMessage<CreateReviewRequest> = /*@__PURE__*/
+  messageDesc(file_driveranalytics_v1_driver_analytics, 14);
+
+/**
+ * @generated from message driveranalytics.v1.CreateReviewResponse
+ */
+export type CreateReviewResponse = Message<"driveranalytics.v1.CreateReviewResponse"> & {
+  /**
+   * @generated from field: int64 trip_id = 1;
+   */
+  tripId: bigint;
+
+  /**
+   * @generated from field: driveranalytics.v1.Review review = 2;
+   */
+  review?: Review | undefined;
+};
+
+/**
+ * Describes the message driveranalytics.v1.CreateReviewResponse.
+ * Use `create(CreateReviewResponseSchema)` to create a new message.
+ */
+export const CreateReviewResponseSchema: GenMessage<CreateReviewResponse> = /*@__PURE__*/
+  messageDesc(file_driveranalytics_v1_driver_analytics, 15);
+
+/**
  * @generated from enum driveranalytics.v1.TripStatus
  */
 export enum TripStatus {
@@ -372,6 +624,34 @@ export enum TripStatus {
  */
 export const TripStatusSchema: GenEnum<TripStatus> = /*@__PURE__*/
   enumDesc(file_driveranalytics_v1_driver_analytics, 0);
+
+/**
+ * @generated from enum driveranalytics.v1.SeriesGranularity
+ */
+export enum SeriesGranularity {
+  /**
+   * @generated from enum value: SERIES_GRANULARITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: SERIES_GRANULARITY_DAY = 1;
+   */
+  DAY = 1,
+
+  /**
+   * ISO weeks, starting on Monday.
+   *
+   * @generated from enum value: SERIES_GRANULARITY_WEEK = 2;
+   */
+  WEEK = 2,
+}
+
+/**
+ * Describes the enum driveranalytics.v1.SeriesGranularity.
+ */
+export const SeriesGranularitySchema: GenEnum<SeriesGranularity> = /*@__PURE__*/
+  enumDesc(file_driveranalytics_v1_driver_analytics, 1);
 
 /**
  * DriverAnalytics tells a ride-hailing driver, and the services around them,
@@ -400,6 +680,41 @@ export const DriverAnalytics: GenService<{
     methodKind: "unary";
     input: typeof ListTripsRequestSchema;
     output: typeof ListTripsResponseSchema;
+  },
+  /**
+   * GetEarningsSeries returns trips and earnings per day or per week of the
+   * driver's own calendar (their time zone), zero-filled, for charts.
+   *
+   * @generated from rpc driveranalytics.v1.DriverAnalytics.GetEarningsSeries
+   */
+  getEarningsSeries: {
+    methodKind: "unary";
+    input: typeof GetEarningsSeriesRequestSchema;
+    output: typeof GetEarningsSeriesResponseSchema;
+  },
+  /**
+   * CreateTrip records a finished (completed or cancelled) trip with its
+   * payment. Idempotent on request_id: a retry returns the same trip; the
+   * same request_id with different content is ALREADY_EXISTS.
+   *
+   * @generated from rpc driveranalytics.v1.DriverAnalytics.CreateTrip
+   */
+  createTrip: {
+    methodKind: "unary";
+    input: typeof CreateTripRequestSchema;
+    output: typeof CreateTripResponseSchema;
+  },
+  /**
+   * CreateReview adds the rider's review of a completed trip; a trip has at
+   * most one. A retry with the same rating and comment returns the review; a
+   * different one is ALREADY_EXISTS.
+   *
+   * @generated from rpc driveranalytics.v1.DriverAnalytics.CreateReview
+   */
+  createReview: {
+    methodKind: "unary";
+    input: typeof CreateReviewRequestSchema;
+    output: typeof CreateReviewResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_driveranalytics_v1_driver_analytics, 0);
