@@ -10,6 +10,8 @@ export {
 } from "./errors.js";
 export type { WriteRejection } from "./errors.js";
 export { createTrip, createReview } from "./trip-writes.js";
+export { getEarningsSeries, EARNINGS_SERIES_SQL } from "./earnings-series.js";
+export type { EarningsBucketRecord, EarningsSeries, EarningsSeriesParams, SeriesGranularity } from "./earnings-series.js";
 export type { CreatedReview, CreatedTrip, NewReview, NewTrip } from "./trip-writes.js";
 export { migrate, loadMigrations, MIGRATIONS_DIR } from "./migrate.js";
 export type { MigrateResult, Migration } from "./migrate.js";

@@ -2,6 +2,8 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Database } from "./database.js";
 import { DRIVER_STATS_LIVE_SQL, getDriverStatsLive } from "./driver-stats.js";
+import { EARNINGS_SERIES_SQL } from "./earnings-series.js";
+import { DRIVER_STATS_ROLLUP_SQL, DRIVER_STATS_ROLLUP_WINDOW_SQL } from "./rollup-stats.js";
 import { seedDataset } from "./seed-dataset.js";
 import { createTestDatabase, insertFixtures, type FixtureTrip, type TestDatabase } from "./testing/index.js";
 import { LIST_TRIPS_SQL, listTripsPage, type TripCursor } from "./trips-page.js";
@@ -218,6 +220,20 @@ describe("queries", () => {
         expect(findNode(limit!, (n) => n["Node Type"] === "Sort")).toBeUndefined();
         const scan = findNode(limit!, (n) => n["Relation Name"] === "trips");
         expect(scan).toMatchObject({ "Index Name": "trips_driver_completed_idx", "Scan Direction": "Backward" });
+      }
+    });
+
+    it("serves rollup stats, all-time and windowed, and the earnings series from indexes", async () => {
+      const allTime = await plan(DRIVER_STATS_ROLLUP_SQL, [17]);
+      expect(allTime).toContain("driver_stats_pkey");
+      const windowed = await plan(DRIVER_STATS_ROLLUP_WINDOW_SQL, [17, "2025-03-01T10:00:00Z", "2025-06-01T10:00:00Z"]);
+      expect(windowed).toContain("driver_daily_stats_pkey");
+      expect(windowed).toContain("trips_driver_completed_idx");
+      const series = await plan(EARNINGS_SERIES_SQL, [17, "2025-01-01", "2025-04-01", "1 day", "day"]);
+      expect(series).toContain("driver_daily_stats_pkey");
+      for (const json of [allTime, windowed, series]) {
+        expectNoSeqScan(json);
+        expect(json).not.toMatch(/"Node Type":"Seq Scan"[^}]*"Relation Name":"driver_(daily_)?stats"/);
       }
     });
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Database } from "./database.js";
 import { getDriverStatsLive } from "./driver-stats.js";
 import { WriteRejectedError } from "./errors.js";
+import { getEarningsSeries } from "./earnings-series.js";
 import { getDriverStatsFromRollups } from "./rollup-stats.js";
 import { createTestDatabase, insertFixtures, type TestDatabase } from "./testing/index.js";
 import { createReview, createTrip } from "./trip-writes.js";
@@ -214,5 +215,53 @@ describe("trip writes", () => {
     await expect(createReview(db, { tripId: 999_999n, rating: 1, comment: "" })).rejects.toMatchObject({ reason: "unknown-trip" });
     const { trip: cancelled } = await createTrip(db, { ...trip(randomUUID()), status: "cancelled" });
     await expect(createReview(db, { tripId: cancelled.id, rating: 5, comment: "" })).rejects.toMatchObject({ reason: "trip-not-completed" });
+  });
+});
+
+describe("earnings series", () => {
+  let testDb: TestDatabase;
+  let db: Database;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    db = new Database({ connectionString: testDb.connectionString, poolSize: 2, acquireTimeoutMs: 5_000, maxWaiting: 100, statementTimeoutMs: 10_000 });
+    // 2025-03-03 is a Monday. Tokyo is UTC+9: 20:00 UTC is the next local day.
+    const at = (iso: string) => BigInt(Date.parse(iso)) * 1000n;
+    await insertFixtures(testDb.connectionString, {
+      drivers: [{ id: 1n, timeZone: "Asia/Tokyo" }],
+      trips: [
+        { driverId: 1n, completedAtMicros: at("2025-03-03T01:00:00Z"), fareMinor: 100n, tipMinor: 10n },
+        { driverId: 1n, completedAtMicros: at("2025-03-03T20:00:00Z"), fareMinor: 200n }, // Tokyo: 03-04
+        { driverId: 1n, completedAtMicros: at("2025-03-10T03:00:00Z"), fareMinor: 400n, status: "cancelled" },
+        { driverId: 1n, completedAtMicros: at("2025-02-28T03:00:00Z"), fareMinor: 800n },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await db.close();
+    await testDb.drop();
+  });
+
+  it("buckets by the driver's own days, zero-filled", async () => {
+    const series = await getEarningsSeries(db, { driverId: 1n, startDay: "2025-03-02", endDay: "2025-03-05", granularity: "day" });
+    expect(series?.timeZone).toBe("Asia/Tokyo");
+    expect(series?.buckets.map((b) => [b.startDay, b.totalTrips, b.fareMinor + b.tipMinor])).toEqual([
+      ["2025-03-02", 0n, 0n],
+      ["2025-03-03", 1n, 110n],
+      ["2025-03-04", 1n, 200n],
+    ]);
+  });
+
+  it("buckets by ISO week, counting only days inside the range", async () => {
+    const series = await getEarningsSeries(db, { driverId: 1n, startDay: "2025-03-01", endDay: "2025-03-11", granularity: "week" });
+    expect(series?.buckets.map((b) => [b.startDay, b.totalTrips, b.cancelledTrips, b.fareMinor])).toEqual([
+      ["2025-02-24", 0n, 0n, 0n], // the 02-28 trip is before start_day
+      ["2025-03-03", 2n, 0n, 300n],
+      ["2025-03-10", 1n, 1n, 400n],
+    ]);
+  });
+
+  it("is undefined for an unknown driver", async () => {
+    expect(await getEarningsSeries(db, { driverId: 9n, startDay: "2025-03-01", endDay: "2025-03-02", granularity: "day" })).toBeUndefined();
   });
 });
