@@ -1,14 +1,37 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
+  CreateReviewResponseSchema,
+  CreateTripResponseSchema,
   DriverAnalytics,
+  GetEarningsSeriesResponseSchema,
   GetStatsResponseSchema,
   ListTripsResponseSchema,
+  SeriesGranularity,
+  TripStatus,
 } from "@driver-analytics/proto";
 import type { AnalyticsQueries } from "./analytics-queries.js";
-import { toDriverStats, toTrip } from "./messages.js";
+import { toDriverStats, toEarningsBucket, toReview, toTrip } from "./messages.js";
 import { filterFingerprint, PageTokenError, type PageTokenCodec } from "./page-token.js";
-import { parseDriverId, parsePageSize, parseWindow } from "./request-validation.js";
+import {
+  parseDay,
+  parseDriverId,
+  parseMoney,
+  parsePageSize,
+  parseRequestId,
+  parseRequiredTimestamp,
+  parseWindow,
+} from "./request-validation.js";
+
+// Longest series a call may ask for, in days, per granularity.
+const MAX_SERIES_DAYS = { day: 366, week: 5 * 366 } as const;
+const MAX_COMMENT_LENGTH = 2_000;
+// A trip cannot complete in the future; allow for writers' clock skew.
+const MAX_CLOCK_SKEW_MICROS = 5n * 60n * 1_000_000n;
+
+function invalid(message: string): ConnectError {
+  return new ConnectError(message, Code.InvalidArgument);
+}
 
 export interface DriverAnalyticsDeps {
   queries: AnalyticsQueries;
@@ -68,6 +91,79 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
             })
           : "";
       return create(ListTripsResponseSchema, { trips: page.trips.map(toTrip), nextPageToken });
+    },
+
+    async getEarningsSeries(request, context) {
+      const driverId = parseDriverId(request.driverId);
+      const start = parseDay(request.startDay, "start_day");
+      const end = parseDay(request.endDay, "end_day");
+      const granularity = request.granularity === SeriesGranularity.WEEK ? "week" : "day";
+      if (request.granularity !== SeriesGranularity.UNSPECIFIED && !(request.granularity in SeriesGranularity)) {
+        throw invalid("granularity is not a known value");
+      }
+      if (end.epochDay <= start.epochDay) throw invalid("end_day must be after start_day");
+      if (end.epochDay - start.epochDay > MAX_SERIES_DAYS[granularity]) {
+        throw invalid(`a ${granularity} series spans at most ${MAX_SERIES_DAYS[granularity]} days`);
+      }
+      const series = await queries.getEarningsSeries(
+        { driverId, startDay: start.day, endDay: end.day, granularity },
+        { signal: context.signal },
+      );
+      if (series === undefined) throw driverNotFound();
+      return create(GetEarningsSeriesResponseSchema, {
+        timeZone: series.timeZone,
+        buckets: series.buckets.map((bucket) => toEarningsBucket(series.currencyCode, bucket)),
+      });
+    },
+
+    async createTrip(request, context) {
+      const requestId = parseRequestId(request.requestId);
+      const driverId = parseDriverId(request.driverId);
+      if (request.status !== TripStatus.COMPLETED && request.status !== TripStatus.CANCELLED) {
+        throw invalid("status must be COMPLETED or CANCELLED");
+      }
+      const startedAtMicros = parseRequiredTimestamp(request.startTime, "start_time");
+      const completedAtMicros = parseRequiredTimestamp(request.completeTime, "complete_time");
+      if (completedAtMicros < startedAtMicros) throw invalid("complete_time must not be before start_time");
+      if (completedAtMicros > BigInt(Date.now()) * 1000n + MAX_CLOCK_SKEW_MICROS) {
+        throw invalid("complete_time is in the future");
+      }
+      if (request.distanceMeters < 0n) throw invalid("distance_meters must not be negative");
+      const fare = parseMoney(request.fare, "fare");
+      if (fare === undefined) throw invalid("fare is required");
+      const tip = parseMoney(request.tip, "tip") ?? { currencyCode: fare.currencyCode, amountMinor: 0n };
+      if (tip.currencyCode !== fare.currencyCode) throw invalid("tip must be in the currency of fare");
+
+      const { trip } = await queries.createTrip(
+        {
+          requestId,
+          driverId,
+          status: request.status === TripStatus.COMPLETED ? "completed" : "cancelled",
+          startedAtMicros,
+          completedAtMicros,
+          distanceMeters: request.distanceMeters,
+          currencyCode: fare.currencyCode,
+          fareMinor: fare.amountMinor,
+          tipMinor: tip.amountMinor,
+        },
+        { signal: context.signal },
+      );
+      return create(CreateTripResponseSchema, { trip: toTrip(trip) });
+    },
+
+    async createReview(request, context) {
+      if (request.tripId <= 0n) throw invalid("trip_id must be a positive integer");
+      if (!Number.isInteger(request.rating) || request.rating < 1 || request.rating > 5) {
+        throw invalid("rating must be from 1 to 5");
+      }
+      if ([...request.comment].length > MAX_COMMENT_LENGTH) {
+        throw invalid(`comment must be at most ${MAX_COMMENT_LENGTH} characters`);
+      }
+      const review = await queries.createReview(
+        { tripId: request.tripId, rating: request.rating, comment: request.comment },
+        { signal: context.signal },
+      );
+      return create(CreateReviewResponseSchema, { tripId: review.tripId, review: toReview(review) });
     },
   };
 }

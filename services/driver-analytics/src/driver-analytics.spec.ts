@@ -15,6 +15,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer } from "./server.js";
 import { startTestServer, type TestServer } from "./testing/harness.js";
+import { bearer, serviceToken, testVerifier } from "./testing/test-auth.js";
 
 const HOUR = 3_600_000_000n;
 const T0 = 1_750_000_000_000_000n;
@@ -248,11 +249,15 @@ describe("when the database is unreachable", () => {
       maxWaiting: 10,
       statementTimeoutMs: 1_000,
     });
-    const { listener } = createServer({ db, logger: pino({ level: "silent" }) });
+    const { listener } = createServer({ db, logger: pino({ level: "silent" }), auth: testVerifier() });
     const { port } = await listener.listen(0, "127.0.0.1");
     const client = createClient(
       DriverAnalytics,
-      createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: "1.1" }),
+      createConnectTransport({
+        baseUrl: `http://127.0.0.1:${port}`,
+        httpVersion: "1.1",
+        interceptors: [bearer(await serviceToken())],
+      }),
     );
     try {
       const started = performance.now();
@@ -268,10 +273,13 @@ describe("when the database is unreachable", () => {
   });
 });
 
-describe("naive strategy (the benchmark baseline)", () => {
-  it("gives the same answers as the live strategy", async () => {
+describe("strategies", () => {
+  it("rollup and naive (the benchmark baseline) give the same answers as live", async () => {
     const live = await startTestServer({ strategy: "live" });
-    const naive = await startTestServer({ strategy: "naive", testDb: live.testDb });
+    const others = [
+      await startTestServer({ strategy: "rollup", testDb: live.testDb }),
+      await startTestServer({ strategy: "naive", testDb: live.testDb }),
+    ];
     try {
       const trips: FixtureTrip[] = [];
       for (let i = 0n; i < 75n; i++) {
@@ -284,25 +292,27 @@ describe("naive strategy (the benchmark baseline)", () => {
         });
       }
       await insertFixtures(live.testDb.connectionString, { drivers: [{ id: 1n }, { id: 2n }, { id: 3n }, { id: 4n }], trips });
-      for (const driverId of [1n, 2n, 3n, 4n]) {
-        for (const window of [{}, { startTime: ts(T0 + 2n * HOUR), endTime: ts(T0 + 7n * HOUR) }]) {
-          expect(await naive.connect.getStats({ driverId, ...window })).toEqual(
-            await live.connect.getStats({ driverId, ...window }),
-          );
-          let liveToken = "";
-          let naiveToken = "";
-          do {
-            const a = await live.connect.listTrips({ driverId, pageSize: 4, pageToken: liveToken, ...window });
-            const b = await naive.connect.listTrips({ driverId, pageSize: 4, pageToken: naiveToken, ...window });
-            expect(b.trips).toEqual(a.trips);
-            expect(b.nextPageToken === "").toBe(a.nextPageToken === "");
-            liveToken = a.nextPageToken;
-            naiveToken = b.nextPageToken;
-          } while (liveToken !== "");
+      for (const other of others) {
+        for (const driverId of [1n, 2n, 3n, 4n]) {
+          for (const window of [{}, { startTime: ts(T0 + 2n * HOUR), endTime: ts(T0 + 7n * HOUR) }]) {
+            expect(await other.connect.getStats({ driverId, ...window })).toEqual(
+              await live.connect.getStats({ driverId, ...window }),
+            );
+            let liveToken = "";
+            let otherToken = "";
+            do {
+              const a = await live.connect.listTrips({ driverId, pageSize: 4, pageToken: liveToken, ...window });
+              const b = await other.connect.listTrips({ driverId, pageSize: 4, pageToken: otherToken, ...window });
+              expect(b.trips).toEqual(a.trips);
+              expect(b.nextPageToken === "").toBe(a.nextPageToken === "");
+              liveToken = a.nextPageToken;
+              otherToken = b.nextPageToken;
+            } while (liveToken !== "");
+          }
         }
       }
     } finally {
-      await naive.close();
+      for (const other of others) await other.close();
       await live.close();
     }
   });

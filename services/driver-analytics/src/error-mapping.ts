@@ -4,6 +4,8 @@ import {
   PoolExhaustedError,
   QueryAbortedError,
   QueryTimeoutError,
+  WriteRejectedError,
+  type WriteRejection,
 } from "@driver-analytics/db";
 import type { Logger } from "pino";
 
@@ -15,6 +17,16 @@ export const RETRY_PUSHBACK_MS = 200;
 function retryable(message: string, code: Code): ConnectError {
   return new ConnectError(message, code, { "grpc-retry-pushback-ms": String(RETRY_PUSHBACK_MS) });
 }
+
+// What a refused write tells its caller. Nothing was written in any case.
+const WRITE_REJECTIONS: Record<WriteRejection, [string, Code]> = {
+  "unknown-driver": ["driver_id names no driver", Code.InvalidArgument],
+  "currency-mismatch": ["fare is not in the driver's currency", Code.InvalidArgument],
+  "request-id-reused": ["request_id was already used for a different trip", Code.AlreadyExists],
+  "unknown-trip": ["trip_id names no trip", Code.InvalidArgument],
+  "trip-not-completed": ["only completed trips can be reviewed", Code.FailedPrecondition],
+  "review-exists": ["the trip already has a different review", Code.AlreadyExists],
+};
 
 /**
  * toConnectError maps a failure to the status a caller should see. Messages
@@ -34,6 +46,10 @@ export function toConnectError(error: unknown, signal: AbortSignal): ConnectErro
   if (error instanceof DatabaseUnavailableError) {
     return retryable("database unavailable, retry later", Code.Unavailable);
   }
+  if (error instanceof WriteRejectedError) {
+    const [message, code] = WRITE_REJECTIONS[error.reason];
+    return new ConnectError(message, code);
+  }
   if (error instanceof QueryTimeoutError) {
     return new ConnectError("query took too long", Code.DeadlineExceeded);
   }
@@ -42,14 +58,16 @@ export function toConnectError(error: unknown, signal: AbortSignal): ConnectErro
 
 /**
  * errorMappingInterceptor turns every failure into a safe ConnectError and
- * logs one line per failed call (successful calls are not logged).
+ * logs one line per failed call (successful calls are not logged). observe,
+ * when given, sees each original error (for metrics by cause).
  */
-export function errorMappingInterceptor(logger: Logger): Interceptor {
+export function errorMappingInterceptor(logger: Logger, observe?: (error: unknown) => void): Interceptor {
   return (next) => async (request) => {
     const started = performance.now();
     try {
       return await next(request);
     } catch (error) {
+      observe?.(error);
       const connectError = toConnectError(error, request.signal);
       const fields = {
         requestId: request.header.get("x-request-id") ?? undefined,

@@ -1,16 +1,19 @@
 // Database records -> protobuf messages. Counts and money stay bigint end to end.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
-import type { DriverStatsRecord, TripRecord } from "@driver-analytics/db";
+import type { DriverStatsRecord, EarningsBucketRecord, TripRecord } from "@driver-analytics/db";
 import {
   DriverStatsSchema,
+  EarningsBucketSchema,
   MoneySchema,
   PaymentSchema,
   ReviewSchema,
   TripSchema,
   TripStatus,
   type DriverStats,
+  type EarningsBucket,
   type Money,
+  type Review,
   type Trip,
 } from "@driver-analytics/proto";
 
@@ -65,13 +68,26 @@ export function toTrip(record: TripRecord): Trip {
             tip: money(currencyCode, payment.tipMinor),
             total: money(currencyCode, payment.fareMinor + payment.tipMinor),
           }),
-    review:
-      review === undefined
-        ? undefined
-        : create(ReviewSchema, {
-            rating: review.rating,
-            comment: review.comment,
-            createTime: toTimestamp(review.createdAtMicros),
-          }),
+    review: review === undefined ? undefined : toReview(review),
+  });
+}
+
+export function toReview(review: { rating: number; comment: string; createdAtMicros: bigint }): Review {
+  return create(ReviewSchema, {
+    rating: review.rating,
+    comment: review.comment,
+    createTime: toTimestamp(review.createdAtMicros),
+  });
+}
+
+export function toEarningsBucket(currencyCode: string, bucket: EarningsBucketRecord): EarningsBucket {
+  return create(EarningsBucketSchema, {
+    startDay: bucket.startDay,
+    totalTrips: bucket.totalTrips,
+    completedTrips: bucket.completedTrips,
+    cancelledTrips: bucket.cancelledTrips,
+    totalEarnings: money(currencyCode, bucket.fareMinor + bucket.tipMinor),
+    tipEarnings: money(currencyCode, bucket.tipMinor),
+    totalDistanceMeters: bucket.distanceMeters,
   });
 }

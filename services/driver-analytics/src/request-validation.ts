@@ -45,3 +45,42 @@ function timestampMicros(ts: Timestamp, field: string): bigint {
   }
   return ts.seconds * 1_000_000n + BigInt(Math.ceil(ts.nanos / 1000));
 }
+
+/** requireTimestamp validates a required timestamp field. */
+export function parseRequiredTimestamp(ts: Timestamp | undefined, field: string): bigint {
+  if (ts === undefined) throw invalid(`${field} is required`);
+  return timestampMicros(ts, field);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** parseRequestId accepts a UUID, the idempotency key of a write. */
+export function parseRequestId(requestId: string): string {
+  if (!UUID.test(requestId)) throw invalid("request_id must be a UUID");
+  return requestId.toLowerCase();
+}
+
+const CURRENCIES = new Set(Intl.supportedValuesOf("currency"));
+
+/** parseMoney checks an amount: a known ISO 4217 code and a non-negative integer of minor units. */
+export function parseMoney(
+  money: { currencyCode: string; amountMinor: bigint } | undefined,
+  field: string,
+): { currencyCode: string; amountMinor: bigint } | undefined {
+  if (money === undefined) return undefined;
+  if (!CURRENCIES.has(money.currencyCode)) throw invalid(`${field}.currency_code is not an ISO 4217 currency`);
+  if (money.amountMinor < 0n) throw invalid(`${field}.amount_minor must not be negative`);
+  return money;
+}
+
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** parseDay accepts a real calendar day "YYYY-MM-DD" and returns it with its day number. */
+export function parseDay(day: string, field: string): { day: string; epochDay: number } {
+  const m = DAY.exec(day);
+  const ms = m === null ? NaN : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  if (m === null || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== day) {
+    throw invalid(`${field} must be a day "YYYY-MM-DD"`);
+  }
+  return { day, epochDay: ms / 86_400_000 };
+}
