@@ -1,4 +1,5 @@
 import { STRATEGIES, type Strategy } from "./analytics-queries.js";
+import { readAuthConfig, type AuthConfig } from "./auth-config.js";
 
 /** Config is everything the server reads from its environment, validated. */
 export interface Config {
@@ -21,6 +22,12 @@ export interface Config {
   sessionMemoryMb: number;
   /** Seed a small demo dataset into an empty embedded database. */
   demoSeed: boolean;
+  /** Bearer token verification (AUTH_*). */
+  auth: AuthConfig;
+  /** CORS_ALLOWED_ORIGINS: browser origins that may call cross-origin; "*" for any. */
+  corsAllowedOrigins: string[];
+  /** DASHBOARD_DIR: the built dashboard to serve; demo mode serves the bundled one when unset. */
+  dashboardDir: string | undefined;
 }
 
 /** ConfigError lists every invalid variable at once, each with what was expected. */
@@ -77,6 +84,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push("PAGE_TOKEN_SECRET: expected at least 32 bytes");
   }
   const poolSize = int("DB_POOL_SIZE", 8, 1, 1000);
+  const demo = databaseUrl === undefined;
+  const auth = readAuthConfig(read, problems, demo);
+  // Demo mode lets the dashboard's Vite dev server (npm run dev) call in.
+  const corsAllowedOrigins = (read("CORS_ALLOWED_ORIGINS") ?? (demo ? "http://localhost:5173,http://127.0.0.1:5173" : ""))
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== "");
+  for (const origin of corsAllowedOrigins) {
+    if (origin !== "*" && !isOrigin(origin)) {
+      problems.push(`CORS_ALLOWED_ORIGINS: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path) or *`);
+    }
+  }
   const config: Config = {
     host: read("HOST") ?? "127.0.0.1",
     port: int("PORT", 8080, 0, 65535),
@@ -93,7 +112,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConcurrentStreams: int("HTTP2_MAX_CONCURRENT_STREAMS", 2_000, 1, 1_000_000),
     sessionMemoryMb: int("HTTP2_SESSION_MEMORY_MB", 64, 1, 4_096),
     demoSeed: bool("DEMO_SEED", databaseUrl === undefined),
+    auth,
+    corsAllowedOrigins,
+    dashboardDir: read("DASHBOARD_DIR"),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === text;
+  } catch {
+    return false;
+  }
 }

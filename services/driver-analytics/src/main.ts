@@ -13,7 +13,9 @@ import {
 } from "@driver-analytics/db";
 import { pino } from "pino";
 import { ConfigError, loadConfig } from "./config.js";
+import { bundledDashboardDir, mintDemoTokens, type DemoTokens } from "./demo-access.js";
 import { createServer } from "./server.js";
+import { createTokenVerifier } from "./token-verifier.js";
 
 // A demo small enough to seed in about a second, large enough to page through.
 const DEMO_DATASET = { drivers: 20, tripsPerDriver: 300, reviewRatio: 0.8, cancelledRatio: 0.04, seed: 1 };
@@ -46,9 +48,17 @@ async function main(): Promise<void> {
   if (config.pageTokenSecret === undefined) {
     logger.warn("PAGE_TOKEN_SECRET is not set: page tokens are signed with a random key and die with this process");
   }
+  if (config.auth.keys.kind === "hs256" && config.auth.keys.generated) {
+    logger.warn("no AUTH_* key configured: demo mode verifies tokens with a random secret that dies with this process");
+  }
+  // Demo mode serves the bundled dashboard; otherwise only DASHBOARD_DIR's.
+  const dashboardDir = config.dashboardDir ?? (embedded !== undefined ? bundledDashboardDir() : undefined);
   const { listener, shutdownController } = createServer({
     db,
     logger,
+    auth: createTokenVerifier(config.auth),
+    corsAllowedOrigins: config.corsAllowedOrigins,
+    ...(dashboardDir === undefined ? {} : { dashboardDir }),
     strategy: config.strategy,
     ...(config.pageTokenSecret === undefined
       ? {}
@@ -59,7 +69,9 @@ async function main(): Promise<void> {
   const address = await listener.listen(config.port, config.host);
   const target = `${address.address}:${address.port}`;
   logger.info({ address: target, strategy: config.strategy, poolSize: config.poolSize }, "listening");
-  if (embedded !== undefined) printDemoBanner(target);
+  if (embedded !== undefined) {
+    printDemoBanner(target, await mintDemoTokens(config.auth, 1n), dashboardDir !== undefined);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -89,17 +101,30 @@ async function seedDemoData(db: Database, databaseUrl: string, logger: pino.Logg
   );
 }
 
-function printDemoBanner(target: string): void {
+function printDemoBanner(target: string, tokens: DemoTokens | undefined, dashboard: boolean): void {
   const [host, port] = [target.slice(0, target.lastIndexOf(":")), target.slice(target.lastIndexOf(":") + 1)];
   const base = `http://${host}:${port}`;
+  if (tokens === undefined) {
+    process.stdout.write(`\nDriverAnalytics is serving gRPC, gRPC-Web and Connect on ${base} (tokens from your AUTH_* keys)\n\n`);
+    return;
+  }
+  const dashboardLine = dashboard
+    ? `Driver ${tokens.driverId}'s dashboard:\n  ${base}/#token=${tokens.driver}\n\n`
+    : "(the dashboard is not built: npx -y pnpm@10.34.8 --filter @driver-analytics/dashboard build)\n\n";
   process.stdout.write(`
 DriverAnalytics is serving gRPC, gRPC-Web and Connect on ${base}
   demo data: drivers 1..${DEMO_DATASET.drivers}, ${DEMO_DATASET.tripsPerDriver} trips each
 
-Try it:
-  curl -s -H 'Content-Type: application/json' -d '{"driverId":"1"}' ${base}/driveranalytics.v1.DriverAnalytics/GetStats
-  npx buf curl --protocol grpc --http2-prior-knowledge --schema proto \\
-    -d '{"driver_id":1,"page_size":3}' ${base}/driveranalytics.v1.DriverAnalytics/ListTrips
+Tokens (valid 12 hours, for this process only):
+  DRIVER_TOKEN=${tokens.driver}
+  SERVICE_TOKEN=${tokens.service}
+  (the driver token reads driver ${tokens.driverId} only; the service token, scope driver-analytics:read, any driver)
+
+${dashboardLine}Try it:
+  curl -s -H "Authorization: Bearer ${tokens.driver}" -H 'Content-Type: application/json' \\
+    -d '{"driverId":"${tokens.driverId}"}' ${base}/driveranalytics.v1.DriverAnalytics/GetStats
+  npx buf curl --protocol grpc --http2-prior-knowledge --schema proto -H "Authorization: Bearer ${tokens.service}" \\
+    -d '{"driver_id":2,"page_size":3}' ${base}/driveranalytics.v1.DriverAnalytics/ListTrips
 
 `);
 }

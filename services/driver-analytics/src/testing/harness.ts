@@ -11,6 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import type { Strategy } from "../analytics-queries.js";
 import { createServer, type DriverAnalyticsServer } from "../server.js";
+import { bearer, serviceToken, testVerifier } from "./test-auth.js";
 
 export interface TestServer {
   baseUrl: string;
@@ -25,6 +26,8 @@ export interface TestServer {
   grpc: Client<typeof DriverAnalytics>;
   /** A @grpc/grpc-js client; close it with grpcJs.close(). */
   grpcJs: GrpcJsClient;
+  /** The token the clients above send: a service's, with read and write scopes. */
+  token: string;
   close(): Promise<void>;
 }
 
@@ -36,6 +39,8 @@ export interface TestServerOptions {
   maxWaiting?: number;
   acquireTimeoutMs?: number;
   statementTimeoutMs?: number;
+  dashboardDir?: string;
+  corsAllowedOrigins?: readonly string[];
 }
 
 /** startTestServer starts the real server on 127.0.0.1:0 over a fresh migrated database. */
@@ -49,20 +54,30 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     maxWaiting: options.maxWaiting ?? 1_000,
     statementTimeoutMs: options.statementTimeoutMs ?? 10_000,
   });
-  const server = createServer({ db, logger: pino({ level: "silent" }), strategy: options.strategy ?? "live" });
+  const server = createServer({
+    db,
+    logger: pino({ level: "silent" }),
+    auth: testVerifier(),
+    strategy: options.strategy ?? "live",
+    ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
+    ...(options.corsAllowedOrigins === undefined ? {} : { corsAllowedOrigins: options.corsAllowedOrigins }),
+  });
   const { port } = await server.listener.listen(0, "127.0.0.1");
   const baseUrl = `http://127.0.0.1:${port}`;
-  const grpcJs = createGrpcJsClient(`127.0.0.1:${port}`);
+  const token = await serviceToken();
+  const grpcJs = createGrpcJsClient(`127.0.0.1:${port}`, {}, { authorization: `Bearer ${token}` });
+  const interceptors = [bearer(token)];
   return {
     baseUrl,
     port,
     testDb,
     db,
     server,
-    connect: createClient(DriverAnalytics, createConnectTransport({ baseUrl, httpVersion: "1.1" })),
-    grpcWeb: createClient(DriverAnalytics, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })),
-    grpc: createClient(DriverAnalytics, createGrpcTransport({ baseUrl })),
+    connect: createClient(DriverAnalytics, createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors })),
+    grpcWeb: createClient(DriverAnalytics, createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors })),
+    grpc: createClient(DriverAnalytics, createGrpcTransport({ baseUrl, interceptors })),
     grpcJs,
+    token,
     async close() {
       grpcJs.close();
       await server.listener.close(1_000);
@@ -87,13 +102,18 @@ export interface GrpcJsClient {
   close(): void;
 }
 
-export function createGrpcJsClient(address: string, channelOptions: grpc.ChannelOptions = {}): GrpcJsClient {
+/** createGrpcJsClient: defaultMetadata goes with every call unless the call sets the same key. */
+export function createGrpcJsClient(
+  address: string,
+  channelOptions: grpc.ChannelOptions = {},
+  defaultMetadata: Record<string, string> = {},
+): GrpcJsClient {
   const client = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions);
   return {
     call(method, request, options = {}) {
       const path = `/${DriverAnalytics.typeName}/${method.name}`;
       const metadata = new grpc.Metadata();
-      for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
+      for (const [key, value] of Object.entries({ ...defaultMetadata, ...options.metadata })) metadata.set(key, value);
       const callOptions: grpc.CallOptions =
         options.deadlineMs === undefined ? {} : { deadline: new Date(Date.now() + options.deadlineMs) };
       return new Promise((resolve, reject) => {

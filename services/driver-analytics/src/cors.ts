@@ -1,0 +1,42 @@
+import http from "node:http";
+import { cors as connectCors } from "@connectrpc/connect";
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
+import corsMiddleware from "cors";
+
+/** NodeHandlerFn: what connectNodeAdapter returns, for both HTTP/1.1 and HTTP/2 requests. */
+export type NodeHandlerFn = ReturnType<typeof connectNodeAdapter>;
+
+/**
+ * withCors lets browsers on the allowed origins call the RPCs (connect-es's
+ * CORS guidance: its allowed/exposed header lists plus ours) and answers
+ * preflight OPTIONS requests itself. No origins: the handler is returned
+ * as is, so only same-origin pages (the served dashboard) can call.
+ * "*" allows any origin; safe here because credentials are bearer tokens
+ * the page must hold, never cookies.
+ */
+export function withCors(handler: NodeHandlerFn, allowedOrigins: readonly string[]): NodeHandlerFn {
+  if (allowedOrigins.length === 0) return handler;
+  const middleware = corsMiddleware({
+    origin: allowedOrigins.includes("*") ? "*" : [...allowedOrigins],
+    methods: [...connectCors.allowedMethods],
+    allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "X-Request-Id"],
+    exposedHeaders: [
+      ...connectCors.exposedHeaders,
+      // Retry advice on UNAVAILABLE: a header for gRPC-Web, a trailer for Connect unary.
+      "Grpc-Retry-Pushback-Ms",
+      "Trailer-Grpc-Retry-Pushback-Ms",
+    ],
+    // Browsers cap this (Chromium: 2 hours); saves a preflight per call.
+    maxAge: 7200,
+  });
+  return (req, res) => {
+    middleware(req as http.IncomingMessage, res as http.ServerResponse, (error?: unknown) => {
+      if (error !== undefined) {
+        res.statusCode = 500;
+        res.end();
+        return;
+      }
+      handler(req, res);
+    });
+  };
+}
