@@ -1,9 +1,6 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env node
 // driver-analytics-load: the command line. Parses ghz-style flags, runs, and
 // prints the report like ghz does (stdout, or -o FILE).
-// --max-semi-space-size in the shebang: thousands of calls in flight keep many
-// short-lived objects alive across scavenges; a larger young generation gave
-// several times more calls/s at c=10000 on a 2-core box (README, "Ceiling").
 import { writeFileSync } from "node:fs";
 import { HELP, parseCli, type CliConfig } from "./cli-args.js";
 import { formatHtml } from "./format-html.js";
