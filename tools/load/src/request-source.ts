@@ -4,6 +4,7 @@ import { create, fromJson, type DescMessage, type DescMethod, type JsonValue, ty
 import {
   DriverAnalytics,
   GetStatsRequestSchema,
+  Health,
   ListTripsRequestSchema,
   type ListTripsResponse,
 } from "@driver-analytics/proto";
@@ -39,21 +40,26 @@ export interface RequestSource {
   onResult(worker: WorkerContext, methodIndex: number, code: number, response: Message | undefined): void;
 }
 
-/** Finds a DriverAnalytics method from ghz's call syntax (pkg.Service.Method or pkg.Service/Method). */
+// The services this tool carries the contracts of: ours, and the standard
+// health check (a no-database call, to measure the server stack's ceiling).
+const SERVICES = [DriverAnalytics, Health];
+
+/** Finds a known method from ghz's call syntax (pkg.Service.Method or pkg.Service/Method). */
 export function resolveMethod(call: string): DescMethod {
   const normalized = call.replace(/^\//, "").replace("/", ".");
   const dot = normalized.lastIndexOf(".");
-  const service = normalized.slice(0, dot);
+  const serviceName = normalized.slice(0, dot);
   const name = normalized.slice(dot + 1);
-  if (service !== DriverAnalytics.typeName) {
+  const service = SERVICES.find((s) => s.typeName === serviceName);
+  if (service === undefined) {
     throw new OptionsError(
-      `unknown service "${service}": this tool carries the ${DriverAnalytics.typeName} contract ` +
+      `unknown service "${serviceName}": this tool carries ${SERVICES.map((s) => s.typeName).join(" and ")} ` +
         "(there is no --proto/--protoset/reflection support)",
     );
   }
-  const method = DriverAnalytics.methods.find((m) => m.name === name);
+  const method = service.methods.find((m) => m.name === name);
   if (!method) {
-    const names = DriverAnalytics.methods.map((m) => `${DriverAnalytics.typeName}.${m.name}`).join(", ");
+    const names = service.methods.map((m) => `${service.typeName}.${m.name}`).join(", ");
     throw new OptionsError(`unknown method "${name}"; known: ${names}`);
   }
   if (method.methodKind !== "unary") throw new OptionsError(`${call} is not unary; only unary calls are supported`);

@@ -1,0 +1,343 @@
+#!/usr/bin/env node
+// The benchmark: one command seeds the reference dataset (once; it is kept),
+// starts the server in each strategy as child processes, runs every scenario
+// with our ghz-compatible load generator and writes docs/benchmarks.md from
+// the figures of this run. `--quick` runs the same scenarios on a tiny
+// dataset in well under two minutes, to prove they all work (CI runs it).
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { formatHtml } from "@driver-analytics/load";
+import { SignJWT } from "jose";
+import { BENCH_DATA_DIR, openDataset, withClient, type Dataset } from "./dataset.js";
+import { errorPercent, fmtMs, p50, p99, ratio, resultTable, type MachineInfo } from "./markdown.js";
+import { runScenario, type ScenarioResult } from "./run-scenario.js";
+import { connectionsFor, FULL_PLAN, QUICK_PLAN, type BenchPlan, type Strategy } from "./scenarios.js";
+import { startServerProcess, type ServerProcess } from "./server-process.js";
+
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+const ISSUER = "driver-analytics-bench";
+const AUDIENCE = "driver-analytics";
+const GET_STATS = "driveranalytics.v1.DriverAnalytics.GetStats";
+const HEALTH_CHECK = "grpc.health.v1.Health.Check";
+const CREATE_TRIP = "driveranalytics.v1.DriverAnalytics.CreateTrip";
+
+// The first version: one connection, and nothing refused (callers wait).
+const NAIVE_ENV = {
+  STRATEGY: "naive",
+  DB_POOL_SIZE: "1",
+  DB_MAX_WAITING: "1000000",
+  DB_ACQUIRE_TIMEOUT_MS: "600000",
+  DB_STATEMENT_TIMEOUT_MS: "600000",
+  ADMISSION_MAX_CONCURRENCY: "1000000",
+  ADMISSION_MAX_QUEUE: "1000000",
+  ADMISSION_MAX_QUEUE_WAIT_MS: "600000",
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      out: { type: "string" },
+      "data-dir": { type: "string" },
+    },
+  });
+  const quick = values.quick;
+  const plan = quick ? QUICK_PLAN : FULL_PLAN;
+  const command = `npx -y pnpm@10.34.8 bench${quick ? " -- --quick" : ""}`;
+  const outFile = values.out ?? (quick ? path.join(await mkdtemp(path.join(os.tmpdir(), "bench-")), "benchmarks.md") : path.join(REPO, "docs/benchmarks.md"));
+  const reportsDir = path.join(path.dirname(outFile), "bench-reports");
+  await mkdir(reportsDir, { recursive: true });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const started = performance.now();
+
+  const dataset = await openDataset(plan.dataset, values["data-dir"] ?? (quick ? `${BENCH_DATA_DIR}-quick` : BENCH_DATA_DIR), log);
+  const secret = randomBytes(32).toString("base64");
+  const token = await new SignJWT({ scope: "driver-analytics:read driver-analytics:write" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject("service:bench")
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime("4h")
+    .sign(Buffer.from(secret));
+  const baseEnv = {
+    DATABASE_URL: dataset.connectionString,
+    AUTH_HS256_SECRET: secret,
+    AUTH_ISSUER: ISSUER,
+    AUTH_AUDIENCE: AUDIENCE,
+    PAGE_TOKEN_SECRET: randomBytes(32).toString("hex"),
+  };
+  const servers: Record<Strategy, ServerProcess> = {
+    rollup: await startServerProcess({ ...baseEnv, STRATEGY: "rollup" }),
+    live: await startServerProcess({ ...baseEnv, STRATEGY: "live" }),
+    naive: await startServerProcess({ ...baseEnv, ...NAIVE_ENV }),
+  };
+  const results: ScenarioResult[] = [];
+  const run = async (...args: Parameters<typeof runScenario> extends [unknown, unknown, ...infer Rest] ? Rest : never) => {
+    const [group, label, strategy] = args;
+    const server = strategy === "ceiling" ? servers.rollup : servers[strategy];
+    const result = await runScenario(server, token, ...args);
+    results.push(result);
+    const file = `${group}-${label}-${strategy}`.replace(/[^a-z0-9-]+/gi, "_");
+    await writeFile(path.join(reportsDir, `${file}.html`), formatHtml(result.report));
+    return result;
+  };
+
+  try {
+    const drivers = { min: 1, max: plan.dataset.drivers };
+    const measure = { durationMs: plan.measureMs, timeoutMs: 20_000 };
+
+    log("1. mixed GetStats + ListTrips");
+    for (const concurrency of plan.mixedConcurrency) {
+      for (const strategy of ["rollup", "naive"] as const) {
+        await run("mixed", `c=${concurrency}`, strategy, {
+          ...measure,
+          concurrency,
+          connections: connectionsFor(concurrency),
+          workload: { kind: "mixed", mix: { stats: 50, list: 50 }, drivers, maxDepth: 5 },
+        });
+      }
+    }
+
+    log("2. ListTrips at page depth (keyset vs OFFSET)");
+    const depthDriver = dataset.driverWithTrips.get(plan.depthDriverTrips)!;
+    for (const depth of plan.pageDepths) {
+      for (const strategy of ["rollup", "naive"] as const) {
+        await run("depth", `page ${depth}`, strategy, {
+          ...measure,
+          concurrency: 16,
+          connections: 4,
+          workload: { kind: "page-depth", depth, drivers: { min: depthDriver, max: depthDriver }, pageSize: 50 },
+        });
+      }
+    }
+
+    log("3. GetStats by history size");
+    for (const trips of plan.statsTripCounts) {
+      const driverId = dataset.driverWithTrips.get(trips)!;
+      for (const strategy of ["rollup", "live", "naive"] as const) {
+        if (strategy === "naive" && trips > plan.naiveMaxTrips) continue;
+        await run("stats", `${trips.toLocaleString("en-US")} trips`, strategy, {
+          ...measure,
+          concurrency: 16,
+          connections: 4,
+          call: GET_STATS,
+          data: { driverId: String(driverId) },
+        });
+      }
+    }
+
+    log("4. ceiling: the same server stack, no database (health check)");
+    const ceiling = await run("ceiling", `c=${plan.ceilingConcurrency}`, "ceiling", {
+      ...measure,
+      concurrency: plan.ceilingConcurrency,
+      connections: connectionsFor(plan.ceilingConcurrency),
+      call: HEALTH_CHECK,
+      data: { service: "driveranalytics.v1.DriverAnalytics" },
+    });
+
+    log("5. overload: twice the saturation rate, open loop");
+    const saturated = results.find((r) => r.group === "mixed" && r.strategy === "rollup" && r.label === `c=${plan.saturationConcurrency}`)!;
+    const offered = Math.round(saturated.report.rps * 2);
+    const overload = await run("overload", `${offered}/s offered`, "rollup", {
+      ...measure,
+      rps: offered,
+      concurrency: Math.max(plan.mixedConcurrency.at(-1)!, 100),
+      connections: 16,
+      timeoutMs: 5_000,
+      details: true,
+      workload: { kind: "mixed", mix: { stats: 50, list: 50 }, drivers, maxDepth: 5 },
+    });
+
+    log("6. trip ingestion, rollups on and off");
+    const writes: ScenarioResult[] = [];
+    for (const rollups of ["on", "off"] as const) {
+      if (rollups === "off") await setRollupTriggers(dataset, false);
+      try {
+        writes.push(
+          await run("writes", `rollups ${rollups}`, "rollup", {
+            ...measure,
+            concurrency: plan.writeConcurrency,
+            connections: 4,
+            call: CREATE_TRIP,
+            data: JSON.stringify({
+              requestId: "{{newUUID}}",
+              driverId: `{{randomInt ${dataset.writerRange.min} ${dataset.writerRange.max}}}`,
+              status: "TRIP_STATUS_COMPLETED",
+              startTime: "2025-06-01T10:00:00Z",
+              completeTime: "2025-06-01T10:20:00Z",
+              distanceMeters: "5000",
+              fare: { currencyCode: "USD", amountMinor: "1500" },
+              tip: { currencyCode: "USD", amountMinor: "100" },
+            }),
+          }),
+        );
+      } finally {
+        if (rollups === "off") await setRollupTriggers(dataset, true);
+      }
+    }
+    // The trips written with triggers off have no rollups yet: rebuild the writers'.
+    await withClient(dataset.connectionString, (c) =>
+      c.query("SELECT rebuild_driver_rollups(array(SELECT generate_series($1::int8, $2::int8)))", [
+        dataset.writerRange.min,
+        dataset.writerRange.max,
+      ]),
+    );
+
+    const machine: MachineInfo = {
+      cpus: `${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? "unknown"}`,
+      memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+      node: process.version,
+      postgres: `${dataset.postgresVersion} (embedded, shared_buffers 1GB, max_parallel_workers_per_gather 0, random_page_cost 1.1)`,
+      os: `${os.type()} ${os.release()}`,
+    };
+    const markdown = renderMarkdown({ plan, quick, command, machine, dataset, results, ceiling, overload, writes, reportsDir, outFile, totalMs: performance.now() - started });
+    await writeFile(outFile, markdown);
+    log(`wrote ${outFile} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  } finally {
+    for (const server of Object.values(servers)) await server.stop();
+    await dataset.stop();
+  }
+}
+
+async function setRollupTriggers(dataset: Dataset, enabled: boolean): Promise<void> {
+  await withClient(dataset.connectionString, async (c) => {
+    for (const table of ["trips", "payments", "reviews"]) {
+      await c.query(`ALTER TABLE ${table} ${enabled ? "ENABLE" : "DISABLE"} TRIGGER USER`);
+    }
+  });
+}
+
+interface RenderInput {
+  plan: BenchPlan;
+  quick: boolean;
+  command: string;
+  machine: MachineInfo;
+  dataset: Dataset;
+  results: ScenarioResult[];
+  ceiling: ScenarioResult;
+  overload: ScenarioResult;
+  writes: ScenarioResult[];
+  reportsDir: string;
+  outFile: string;
+  totalMs: number;
+}
+
+function renderMarkdown(input: RenderInput): string {
+  const { plan, results, ceiling, overload, writes } = input;
+  const group = (name: string) => results.filter((r) => r.group === name);
+  const find = (g: string, label: string, strategy: string) =>
+    results.find((r) => r.group === g && r.label === label && r.strategy === strategy);
+  const out: string[] = [];
+  out.push(`# Benchmarks${input.quick ? " (quick run: checks that everything works, not how fast)" : ""}`);
+  out.push("");
+  out.push("Every figure below comes from one run of the command, written by it; nothing is typed by hand.");
+  out.push("Server, load generator and PostgreSQL share the machine: compare rows of one run, not runs.");
+  out.push("");
+  out.push(`- Command: \`${input.command}\` (run from the repository root; ${(input.totalMs / 1000).toFixed(0)} s in all)`);
+  out.push(`- Date: ${new Date().toISOString()}`);
+  out.push(`- Machine: ${input.machine.cpus}, ${input.machine.memory}, ${input.machine.os}`);
+  out.push(`- Node.js: ${input.machine.node} (server, load generator and benchmark)`);
+  out.push(`- PostgreSQL: ${input.machine.postgres}`);
+  out.push(
+    `- Dataset: ${plan.dataset.drivers.toLocaleString("en-US")} drivers x ${plan.dataset.tripsPerDriver.toLocaleString("en-US")} trips, each with payment and review, plus drivers with ${plan.dataset.heavyDrivers.map((n) => n.toLocaleString("en-US")).join(", ")} trips; reference part seeded in ${(input.dataset.seedMs / 1000).toFixed(1)} s${input.dataset.seededNow ? " (this run)" : " (an earlier run; the dataset is kept)"}`,
+  );
+  out.push(`- Each scenario runs ${plan.measureMs / 1000} s, closed loop unless said, gRPC via @grpc/grpc-js, 20 s deadline (ghz's default).`);
+  out.push(`- Strategies: **rollup** = this service (keyset pages, stats from rollups, pool of 8, admission control); **live** = the same with the stats aggregated from raw rows per call; **naive** = the first version's design (all trips fetched and summed in Node, OFFSET pages, one connection).`);
+  out.push(`- HTML reports (histogram, latency over time) for every row: \`${path.relative(path.dirname(input.outFile), input.reportsDir)}/\`.`);
+  out.push("");
+
+  out.push("## 1. Mixed GetStats + ListTrips (50/50, up to 5 pages deep)");
+  out.push("");
+  out.push(resultTable(group("mixed"), "clients"));
+  out.push("");
+  for (const c of plan.mixedConcurrency) {
+    const a = find("mixed", `c=${c}`, "rollup");
+    const b = find("mixed", `c=${c}`, "naive");
+    if (a && b) out.push(`- ${c.toLocaleString("en-US")} clients: rollup / naive throughput = **${ratio(a.report.rps, b.report.rps)}**; errors ${errorPercent(a.report).toFixed(2)}% vs ${errorPercent(b.report).toFixed(2)}%.`);
+  }
+  const sat = find("mixed", `c=${plan.saturationConcurrency}`, "rollup");
+  if (sat) out.push(`- At ${plan.saturationConcurrency.toLocaleString("en-US")} clients, rollup / no-database ceiling = **${ratio(sat.report.rps, ceiling.report.rps)}**.`);
+  out.push("");
+
+  out.push("## 2. ListTrips at page depth: keyset vs OFFSET");
+  out.push("");
+  out.push(`The ${plan.depthDriverTrips.toLocaleString("en-US")}-trip driver, 50 trips a page; a warm-up walks to the page, then only that page is requested.`);
+  out.push("");
+  out.push(resultTable(group("depth"), "page"));
+  out.push("");
+  const first = plan.pageDepths[0]!;
+  const last = plan.pageDepths.at(-1)!;
+  for (const strategy of ["rollup", "naive"]) {
+    const a = find("depth", `page ${last}`, strategy);
+    const b = find("depth", `page ${first}`, strategy);
+    if (a && b) out.push(`- ${strategy}: p50 at page ${last} / page ${first} = **${ratio(p50(a), p50(b))}**, throughput ${ratio(a.report.rps, b.report.rps)}.`);
+  }
+  out.push("");
+
+  out.push("## 3. GetStats by history size: rollups vs live aggregate vs naive");
+  out.push("");
+  out.push(resultTable(group("stats"), "driver"));
+  out.push("");
+  const sizes = plan.statsTripCounts.map((n) => `${n.toLocaleString("en-US")} trips`);
+  for (const strategy of ["rollup", "live"]) {
+    const a = find("stats", sizes.at(-1)!, strategy);
+    const b = find("stats", sizes[0]!, strategy);
+    if (a && b) out.push(`- ${strategy}: p50 at ${sizes.at(-1)} / at ${sizes[0]} = **${ratio(p50(a), p50(b))}**; throughput ${ratio(a.report.rps, b.report.rps)}.`);
+  }
+  out.push("");
+
+  out.push("## 4. Ceiling: the same server stack without the database");
+  out.push("");
+  out.push("`grpc.health.v1.Health/Check` answers from memory through the same listener, interceptors and admission control.");
+  out.push("");
+  out.push(resultTable([ceiling], "clients"));
+  out.push("");
+
+  out.push("## 5. Overload: twice the saturation rate");
+  out.push("");
+  out.push(`Open loop at ${overload.label} (twice what ${plan.saturationConcurrency.toLocaleString("en-US")} closed-loop clients got), 5 s deadline.`);
+  out.push("");
+  out.push(resultTable([overload], "offered"));
+  out.push("");
+  out.push(overloadSummary(overload));
+  out.push("");
+
+  out.push("## 6. Trip ingestion (CreateTrip): what the rollups cost writers");
+  out.push("");
+  out.push(resultTable(writes, "rollups"));
+  out.push("");
+  const [on, off] = writes;
+  if (on && off) out.push(`- Writes/s with rollups / without = **${ratio(on.report.rps, off.report.rps)}**; p50 ${fmtMs(p50(on))} vs ${fmtMs(p50(off))} ms, p99 ${fmtMs(p99(on))} vs ${fmtMs(p99(off))} ms.`);
+  out.push("");
+  return `${out.join("\n")}\n`;
+}
+
+function overloadSummary(result: ScenarioResult): string {
+  const details = result.report.details ?? [];
+  const byStatus = new Map<string, number[]>();
+  for (const d of details) {
+    const list = byStatus.get(d.status) ?? [];
+    list.push(d.latency / 1e6);
+    byStatus.set(d.status, list);
+  }
+  const lines: string[] = [];
+  const seconds = (result.report.total ?? 0) / 1e9;
+  for (const [status, latencies] of byStatus) {
+    latencies.sort((a, b) => a - b);
+    const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+    lines.push(
+      `- ${status}: ${latencies.length.toLocaleString("en-US")} calls (${seconds > 0 ? Math.round(latencies.length / seconds).toLocaleString("en-US") : "-"}/s), p50 ${fmtMs(q(50))} ms, p99 ${fmtMs(q(99))} ms`,
+    );
+  }
+  return lines.join("\n");
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
