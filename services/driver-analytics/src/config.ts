@@ -1,3 +1,4 @@
+import { defaultAdmissionOptions, type AdmissionOptions } from "./admission-control.js";
 import { STRATEGIES, type Strategy } from "./analytics-queries.js";
 import { readAuthConfig, type AuthConfig } from "./auth-config.js";
 
@@ -22,6 +23,10 @@ export interface Config {
   sessionMemoryMb: number;
   /** Seed a small demo dataset into an empty embedded database. */
   demoSeed: boolean;
+  /** ADMISSION_*: calls running at once, calls queued, longest queue wait; defaults from DB_POOL_SIZE. */
+  admission: AdmissionOptions;
+  /** HEALTH_PROBE_*: how often the health probe runs SELECT 1, and how long it may take. */
+  healthProbe: { intervalMs: number; timeoutMs: number };
   /** Bearer token verification (AUTH_*). */
   auth: AuthConfig;
   /** CORS_ALLOWED_ORIGINS: browser origins that may call cross-origin; "*" for any. */
@@ -84,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push("PAGE_TOKEN_SECRET: expected at least 32 bytes");
   }
   const poolSize = int("DB_POOL_SIZE", 8, 1, 1000);
+  const defaultAdmission = defaultAdmissionOptions(poolSize);
   const demo = databaseUrl === undefined;
   const auth = readAuthConfig(read, problems, demo);
   // Demo mode lets the dashboard's Vite dev server (npm run dev) call in.
@@ -112,6 +118,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConcurrentStreams: int("HTTP2_MAX_CONCURRENT_STREAMS", 2_000, 1, 1_000_000),
     sessionMemoryMb: int("HTTP2_SESSION_MEMORY_MB", 64, 1, 4_096),
     demoSeed: bool("DEMO_SEED", databaseUrl === undefined),
+    admission: {
+      maxConcurrency: int("ADMISSION_MAX_CONCURRENCY", defaultAdmission.maxConcurrency, 1, 1_000_000),
+      maxQueue: int("ADMISSION_MAX_QUEUE", defaultAdmission.maxQueue, 0, 10_000_000),
+      maxQueueWaitMs: int("ADMISSION_MAX_QUEUE_WAIT_MS", defaultAdmission.maxQueueWaitMs, 1, 600_000),
+    },
+    healthProbe: {
+      intervalMs: int("HEALTH_PROBE_INTERVAL_MS", 1_000, 50, 600_000),
+      timeoutMs: int("HEALTH_PROBE_TIMEOUT_MS", 1_000, 10, 600_000),
+    },
     auth,
     corsAllowedOrigins,
     dashboardDir: read("DASHBOARD_DIR"),

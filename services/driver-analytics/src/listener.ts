@@ -27,6 +27,11 @@ export class Listener {
   readonly #h1: http.Server;
   readonly #h2: http2.Http2Server;
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  // HTTP/1.1 sockets and how many requests each is serving. Sockets are
+  // handed to #h1 by emit("connection"), so http.Server.close() neither
+  // counts nor waits for them: draining them is ours.
+  readonly #h1Sockets = new Map<net.Socket, number>();
+  #closing = false;
 
   constructor(handler: Handler, options: ListenerOptions) {
     this.#h2 = http2.createServer(
@@ -36,8 +41,14 @@ export class Listener {
     this.#h2.on("session", (session) => {
       this.#sessions.add(session);
       session.once("close", () => this.#sessions.delete(session));
+      // A connection accepted just before close() began: GOAWAY at once.
+      if (this.#closing) session.close();
     });
-    this.#h1 = http.createServer(handler);
+    this.#h1 = http.createServer((req, res) => this.#serveH1(handler, req, res));
+    this.#h1.on("connection", (socket: net.Socket) => {
+      this.#h1Sockets.set(socket, 0);
+      socket.once("close", () => this.#h1Sockets.delete(socket));
+    });
     this.#tcp = net.createServer((socket) => this.#route(socket));
   }
 
@@ -53,16 +64,17 @@ export class Listener {
 
   /**
    * close stops accepting connections, lets in-flight requests finish (HTTP/2
-   * sessions get GOAWAY; idle HTTP/1.1 sockets are closed) and resolves when
-   * every connection is gone or the grace period has passed, then destroys
-   * whatever is left.
+   * sessions get GOAWAY, so clients send new calls elsewhere; HTTP/1.1
+   * sockets close once their current response is out, idle ones at once) and
+   * resolves when every connection is gone or the grace period has passed,
+   * then destroys whatever is left.
    */
   async close(graceMs: number): Promise<void> {
+    this.#closing = true;
     const closed = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
     for (const session of this.#sessions) session.close();
-    this.#h1.closeIdleConnections();
-    const h1Closed = new Promise<void>((resolve) => this.#h1.close(() => resolve()));
-    const drained = Promise.all([closed, h1Closed, this.#sessionsClosed()]);
+    for (const [socket, active] of this.#h1Sockets) if (active === 0) socket.end();
+    const drained = Promise.all([closed, this.#sessionsClosed(), this.#h1Closed()]);
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), graceMs);
@@ -71,9 +83,31 @@ export class Listener {
     clearTimeout(timer);
     if (outcome === "timeout") {
       for (const session of this.#sessions) session.destroy();
-      this.#h1.closeAllConnections();
+      for (const socket of this.#h1Sockets.keys()) socket.destroy();
       await drained;
     }
+  }
+
+  #serveH1(handler: Handler, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const socket = req.socket;
+    this.#h1Sockets.set(socket, (this.#h1Sockets.get(socket) ?? 0) + 1);
+    // While draining, every response says Connection: close.
+    if (this.#closing) res.shouldKeepAlive = false;
+    res.once("close", () => {
+      const active = (this.#h1Sockets.get(socket) ?? 1) - 1;
+      if (!this.#h1Sockets.has(socket)) return;
+      this.#h1Sockets.set(socket, active);
+      if (this.#closing && active === 0) socket.end();
+    });
+    handler(req, res);
+  }
+
+  #h1Closed(): Promise<void> {
+    return Promise.all(
+      [...this.#h1Sockets.keys()].map(
+        (socket) => new Promise<void>((resolve) => (socket.closed ? resolve() : socket.once("close", () => resolve()))),
+      ),
+    ).then(() => undefined);
   }
 
   #sessionsClosed(): Promise<void> {

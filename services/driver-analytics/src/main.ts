@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   }
   // Demo mode serves the bundled dashboard; otherwise only DASHBOARD_DIR's.
   const dashboardDir = config.dashboardDir ?? (embedded !== undefined ? bundledDashboardDir() : undefined);
-  const { listener, shutdownController } = createServer({
+  const { listener, close: drainServer } = createServer({
     db,
     logger,
     auth: createTokenVerifier(config.auth),
@@ -65,10 +65,15 @@ async function main(): Promise<void> {
       : { pageTokenKey: createHash("sha256").update(config.pageTokenSecret).digest() }),
     maxConcurrentStreams: config.maxConcurrentStreams,
     sessionMemoryMb: config.sessionMemoryMb,
+    admission: config.admission,
+    healthProbe: config.healthProbe,
   });
   const address = await listener.listen(config.port, config.host);
   const target = `${address.address}:${address.port}`;
-  logger.info({ address: target, strategy: config.strategy, poolSize: config.poolSize }, "listening");
+  logger.info(
+    { address: target, strategy: config.strategy, poolSize: config.poolSize, admission: config.admission },
+    "listening",
+  );
   if (embedded !== undefined) {
     printDemoBanner(target, await mintDemoTokens(config.auth, 1n), dashboardDir !== undefined);
   }
@@ -78,9 +83,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
-    const forceTimer = setTimeout(() => shutdownController.abort(), config.shutdownGraceMs);
-    await listener.close(config.shutdownGraceMs);
-    clearTimeout(forceTimer);
+    // Should closing the pool or PostgreSQL hang, exit anyway, and say so.
+    setTimeout(() => {
+      logger.error("shutdown did not finish in time: exiting");
+      process.exit(1);
+    }, config.shutdownGraceMs + 10_000).unref();
+    await drainServer(config.shutdownGraceMs);
     await db.close();
     await embedded?.stop();
     logger.info("stopped");

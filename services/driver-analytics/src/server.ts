@@ -2,16 +2,33 @@ import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Database } from "@driver-analytics/db";
-import { DriverAnalytics } from "@driver-analytics/proto";
+import { DriverAnalytics, Health, ServerReflection, ServerReflectionV1alpha } from "@driver-analytics/proto";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import {
+  AdmissionController,
+  admissionControlInterceptor,
+  defaultAdmissionOptions,
+  type AdmissionOptions,
+} from "./admission-control.js";
 import { createAnalyticsQueries, type Strategy } from "./analytics-queries.js";
 import { authorizationInterceptor, authRequestGate } from "./auth-interceptor.js";
 import { withCors } from "./cors.js";
 import { dashboardFiles } from "./dashboard-files.js";
 import { createDriverAnalyticsService } from "./driver-analytics-service.js";
 import { errorMappingInterceptor } from "./error-mapping.js";
+import {
+  createHealthService,
+  HealthMonitor,
+  startDatabaseProbe,
+  type DatabaseProbeOptions,
+} from "./health.js";
 import { Listener } from "./listener.js";
+import { createServerMetrics } from "./metrics.js";
+import { withOpsEndpoints } from "./ops-endpoints.js";
 import { PageTokenCodec } from "./page-token.js";
+import { registerReflection } from "./reflection.js";
+import { requestIdInterceptor } from "./request-id.js";
 import type { TokenVerifier } from "./token-verifier.js";
 
 export interface ServerDeps {
@@ -28,6 +45,12 @@ export interface ServerDeps {
   pageTokenKey?: Buffer;
   maxConcurrentStreams?: number;
   sessionMemoryMb?: number;
+  /** Admission control limits; defaultAdmissionOptions(8) when absent. */
+  admission?: AdmissionOptions;
+  /** How often and how patiently the health probe asks the database. */
+  healthProbe?: DatabaseProbeOptions;
+  /** Process metrics (CPU, memory, GC, event loop) on /metrics; default true. */
+  processMetrics?: boolean;
 }
 
 // Requests are a few dozen bytes; refuse anything that is not.
@@ -39,30 +62,78 @@ export interface DriverAnalyticsServer {
   listener: Listener;
   /** Abort to make every in-flight handler's signal abort (last resort of shutdown). */
   shutdownController: AbortController;
+  health: HealthMonitor;
+  admission: AdmissionController;
+  metrics: Registry;
+  /**
+   * close drains the server: health goes NOT_SERVING and Watch streams end,
+   * no new connections are accepted, HTTP/2 clients get GOAWAY, in-flight
+   * calls finish; after graceMs the rest are cancelled. The database is the
+   * caller's to close afterwards.
+   */
+  close(graceMs: number): Promise<void>;
 }
+
+// Health and reflection answer even when the server is saturated.
+const ADMISSION_EXEMPT = new Set([Health.typeName, ServerReflection.typeName, ServerReflectionV1alpha.typeName]);
 
 /** createServer wires the RPC handlers over a database; listening is the caller's move. */
 export function createServer(deps: ServerDeps): DriverAnalyticsServer {
-  const queries = createAnalyticsQueries(deps.db, deps.strategy ?? "live");
+  const queries = createAnalyticsQueries(deps.db, deps.strategy ?? "rollup");
   const pageTokens = new PageTokenCodec(deps.pageTokenKey ?? randomBytes(32));
   const shutdownController = new AbortController();
+  const health = new HealthMonitor([DriverAnalytics.typeName]);
+  const probe = startDatabaseProbe(deps.db, health, deps.logger, deps.healthProbe ?? { intervalMs: 1_000, timeoutMs: 1_000 });
+  let admission: AdmissionController | undefined;
+  const metrics = createServerMetrics({
+    db: deps.db,
+    health,
+    admission: () => admission,
+    ...(deps.processMetrics === undefined ? {} : { processMetrics: deps.processMetrics }),
+  });
+  admission = new AdmissionController(deps.admission ?? defaultAdmissionOptions(8), metrics.onShed);
   const routes = (router: ConnectRouter) => {
     router.service(DriverAnalytics, createDriverAnalyticsService({ queries, pageTokens }));
+    router.service(Health, createHealthService(health));
+    registerReflection(router, [DriverAnalytics, Health]);
   };
   const handler = connectNodeAdapter({
     routes,
     // The gate authenticates from headers before a body is read; the
     // interceptor authorizes against the request message before the handler.
     requestGate: authRequestGate(deps.auth, deps.logger),
-    interceptors: [errorMappingInterceptor(deps.logger), authorizationInterceptor()],
+    // Outermost first: the request id exists before anything logs; metrics
+    // see the final, mapped code; admission comes last, so a refused or
+    // unauthorized call never takes a slot.
+    interceptors: [
+      requestIdInterceptor(),
+      metrics.interceptor,
+      errorMappingInterceptor(deps.logger, metrics.onDatabaseError),
+      authorizationInterceptor(),
+      admissionControlInterceptor(admission, (service) => ADMISSION_EXEMPT.has(service)),
+    ],
     readMaxBytes: READ_MAX_BYTES,
     maxTimeoutMs: MAX_TIMEOUT_MS,
     shutdownSignal: shutdownController.signal,
     ...(deps.dashboardDir === undefined ? {} : { fallback: dashboardFiles(deps.dashboardDir) }),
   });
-  const listener = new Listener(withCors(handler, deps.corsAllowedOrigins ?? []), {
+  const httpHandler = withOpsEndpoints(withCors(handler, deps.corsAllowedOrigins ?? []), {
+    metrics: metrics.registry,
+    health,
+  });
+  const listener = new Listener(httpHandler, {
     maxConcurrentStreams: deps.maxConcurrentStreams ?? 2_000,
     maxSessionMemoryMb: deps.sessionMemoryMb ?? 64,
   });
-  return { listener, shutdownController };
+  const close = async (graceMs: number) => {
+    health.shutdown();
+    probe.stop();
+    const force = setTimeout(() => shutdownController.abort(), graceMs);
+    try {
+      await listener.close(graceMs);
+    } finally {
+      clearTimeout(force);
+    }
+  };
+  return { listener, shutdownController, health, admission, metrics: metrics.registry, close };
 }

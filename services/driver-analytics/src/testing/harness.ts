@@ -10,6 +10,8 @@ import { DriverAnalytics } from "@driver-analytics/proto";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import type { Strategy } from "../analytics-queries.js";
+import type { AdmissionOptions } from "../admission-control.js";
+import type { DatabaseProbeOptions } from "../health.js";
 import { createServer, type DriverAnalyticsServer } from "../server.js";
 import { bearer, serviceToken, testVerifier } from "./test-auth.js";
 
@@ -39,6 +41,8 @@ export interface TestServerOptions {
   maxWaiting?: number;
   acquireTimeoutMs?: number;
   statementTimeoutMs?: number;
+  admission?: AdmissionOptions;
+  healthProbe?: DatabaseProbeOptions;
   dashboardDir?: string;
   corsAllowedOrigins?: readonly string[];
 }
@@ -58,7 +62,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     db,
     logger: pino({ level: "silent" }),
     auth: testVerifier(),
-    strategy: options.strategy ?? "live",
+    strategy: options.strategy ?? "rollup",
+    processMetrics: false,
+    ...(options.admission === undefined ? {} : { admission: options.admission }),
+    ...(options.healthProbe === undefined ? {} : { healthProbe: options.healthProbe }),
     ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
     ...(options.corsAllowedOrigins === undefined ? {} : { corsAllowedOrigins: options.corsAllowedOrigins }),
   });
@@ -80,7 +87,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     token,
     async close() {
       grpcJs.close();
-      await server.listener.close(1_000);
+      await server.close(1_000);
       await db.close();
       if (ownsDb) await testDb.drop();
     },
