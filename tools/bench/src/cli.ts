@@ -89,7 +89,9 @@ async function main(): Promise<void> {
 
   try {
     const drivers = { min: 1, max: plan.dataset.drivers };
-    const measure = { durationMs: plan.measureMs, timeoutMs: 20_000 };
+    // "wait": calls in flight when time is up finish and count, rather than
+    // being cancelled and reported as errors (ghz's default "close").
+    const measure = { durationMs: plan.measureMs, timeoutMs: 20_000, durationStop: "wait" as const };
 
     log("1. mixed GetStats + ListTrips");
     for (const concurrency of plan.mixedConcurrency) {

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
+import { spawn } from "node:child_process";
+import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { findFreePort } from "@driver-analytics/db";
 
 const SERVER_MAIN = fileURLToPath(new URL("../../../services/driver-analytics/dist/main.js", import.meta.url));
 
@@ -15,45 +16,49 @@ export interface ServerProcess {
 /**
  * startServerProcess runs the built server (services/driver-analytics) as a
  * child process, so server and load generator do not share one event loop,
- * and resolves once its "listening" log line arrives.
+ * and resolves once it accepts connections. It logs at warn, as a loaded
+ * production server would: one line per failed call, none per success.
  */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(process.execPath, [SERVER_MAIN], {
-    env: { ...process.env, PORT: "0", LOG_LEVEL: "warn", ...env, DEMO_SEED: "false" },
-    stdio: ["ignore", "pipe", "pipe"],
+  const port = await findFreePort();
+  const child = spawn(process.execPath, [SERVER_MAIN], {
+    env: { ...process.env, LOG_LEVEL: "warn", ...env, HOST: "127.0.0.1", PORT: String(port), DEMO_SEED: "false" },
+    stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => {
+  child.stderr.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4_000);
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const address = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error(`server did not start within 60 s: ${stderr}`)), 60_000);
-    lines.on("line", (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; address?: string };
-        if (entry.msg === "listening" && entry.address !== undefined) {
-          clearTimeout(timer);
-          resolve(entry.address);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening: ${stderr}`));
-    });
-  });
-  // The server logs at warn; keep draining stdout so it never blocks.
-  child.stdout!.resume();
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  const deadline = Date.now() + 60_000;
+  while (!(await accepts(port))) {
+    if (exitCode !== undefined) throw new Error(`server exited with ${exitCode} before listening: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`server did not listen within 60 s: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return {
-    address,
+    address: `127.0.0.1:${port}`,
     pid: child.pid!,
     async stop() {
-      child.kill("SIGTERM");
+      if (exitCode === undefined) child.kill("SIGTERM");
       return exited;
     },
   };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }

@@ -232,10 +232,15 @@ export function pageDepthSource(pages: readonly PageAtDepth[], w: PageDepthWorkl
 }
 
 /** The warm-up walk of a page-depth run: the drivers to visit and how to ask for a page. */
-export function pageDepthWarmup(w: PageDepthWorkload): {
+export function pageDepthWarmup(
+  w: PageDepthWorkload,
+  headers: readonly Headers[],
+): {
   drivers: bigint[];
   spec: MethodSpec;
   request: (driverId: bigint, token: string) => Message;
+  /** The run's metadata (e.g. authorization) goes with warm-up calls too. */
+  headers: HeaderPicker;
 } {
   const range = w.drivers ?? DEFAULT_DRIVERS;
   const drivers: bigint[] = [];
@@ -245,5 +250,6 @@ export function pageDepthWarmup(w: PageDepthWorkload): {
     drivers,
     spec: { method: LIST_TRIPS, decodeResponse: true },
     request: (driverId, token) => create(ListTripsRequestSchema, { driverId, pageSize, pageToken: token }),
+    headers: compileHeaders(headers, callNamesOf(LIST_TRIPS)),
   };
 }

@@ -309,7 +309,7 @@ async function warmUpPageDepth(
   conns: readonly Connection[],
   onProgress: ((p: Progress) => void) | undefined,
 ): Promise<{ pages: PageAtDepth[]; report: WorkloadReport }> {
-  const plan = pageDepthWarmup(w);
+  const plan = pageDepthWarmup(w, o.metadata);
   const started = performance.now();
   const pages: PageAtDepth[] = [];
   let requests = 0;
@@ -318,7 +318,8 @@ async function warmUpPageDepth(
   const call = (conn: Connection, driverId: bigint, token: string): Promise<string | undefined> =>
     new Promise((resolve) => {
       requests++;
-      conn.unary(plan.spec, plan.request(driverId, token), undefined, o.timeoutMs, (code, _m, res) => {
+      const headers = plan.headers({ requestNumber: requests, workerId: 0 });
+      conn.unary(plan.spec, plan.request(driverId, token), headers, o.timeoutMs, (code, _m, res) => {
         if (code !== CODE_OK) errors++;
         resolve(code === CODE_OK ? ((res as ListTripsResponse).nextPageToken ?? "") : undefined);
       });
