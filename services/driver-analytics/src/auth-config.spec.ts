@@ -123,3 +123,27 @@ describe("auth configuration", () => {
     );
   });
 });
+
+describe("verified tokens", () => {
+  it("are remembered only until they expire", async () => {
+    const secret = new TextEncoder().encode("s".repeat(40));
+    const verifier = createTokenVerifier({
+      keys: { kind: "hs256", secret, generated: false },
+      issuer: ISSUER,
+      audience: "driver-analytics",
+      clockToleranceSeconds: 0,
+    });
+    const expiresAt = Math.floor(Date.now() / 1000) + 1;
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("driver:5")
+      .setIssuer(ISSUER)
+      .setAudience("driver-analytics")
+      .setExpirationTime(expiresAt)
+      .sign(secret);
+    expect((await verifier.verify(token)).driverId).toBe(5n);
+    expect((await verifier.verify(token)).driverId).toBe(5n);
+    await new Promise((resolve) => setTimeout(resolve, expiresAt * 1000 - Date.now() + 50));
+    await expect(verifier.verify(token)).rejects.toThrow("token has expired");
+  });
+});

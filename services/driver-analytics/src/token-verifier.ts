@@ -1,4 +1,4 @@
-import { createLocalJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type KeyObject } from "jose";
+import { createLocalJWKSet, errors, importSPKI, jwtVerify, type CryptoKey, type JWTVerifyGetKey } from "jose";
 import type { AuthConfig } from "./auth-config.js";
 import { ClaimsError, principalFromClaims, type Principal } from "./principal.js";
 
@@ -16,6 +16,15 @@ export class InvalidTokenError extends Error {
 // Compact JWS: three base64url parts. Checked first so garbage never reaches jose.
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const MAX_TOKEN_LENGTH = 8 * 1024;
+// Callers reuse a token for many calls (a dashboard, a service, a benchmark):
+// remember verified ones until they expire instead of checking the signature
+// on every call. Bounded; the oldest entry goes first.
+const CACHE_MAX_ENTRIES = 10_000;
+
+interface Verified {
+  principal: Principal;
+  expiresAtMs: number;
+}
 
 /**
  * createTokenVerifier verifies JWS-signed JWTs against the configured keys:
@@ -24,15 +33,17 @@ const MAX_TOKEN_LENGTH = 8 * 1024;
  * aud and sub are required, nbf honored.
  */
 export function createTokenVerifier(config: AuthConfig): TokenVerifier {
-  let key: Uint8Array | KeyObject | JWTVerifyGetKey;
+  // Keys are imported into WebCrypto once (jose would import raw bytes on
+  // every call, doubling the cost of a verification).
+  let key: Promise<CryptoKey> | JWTVerifyGetKey;
   let algorithms: string[];
   switch (config.keys.kind) {
     case "hs256":
-      key = config.keys.secret;
+      key = crypto.subtle.importKey("raw", config.keys.secret, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
       algorithms = ["HS256"];
       break;
     case "public-key":
-      key = config.keys.key;
+      key = importSPKI(config.keys.key.export({ type: "spki", format: "pem" }).toString(), config.keys.algorithm);
       algorithms = [config.keys.algorithm];
       break;
     case "jwks":
@@ -40,6 +51,7 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
       algorithms = ["RS256", "ES256"];
       break;
   }
+  const cache = new Map<string, Verified>();
   const options = {
     algorithms,
     issuer: config.issuer,
@@ -52,12 +64,23 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
       if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
         throw new InvalidTokenError("bearer token is not a JWT");
       }
+      const cached = cache.get(token);
+      if (cached !== undefined) {
+        if (Date.now() < cached.expiresAtMs) return cached.principal;
+        cache.delete(token);
+      }
+      let verified: Verified;
       try {
-        const { payload } = await jwtVerify(token, key as Uint8Array, options);
-        return principalFromClaims(payload);
+        const { payload } =
+          typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, await key, options);
+        // exp is required, so present; without tolerance, so a cached token never outlives a fresh check.
+        verified = { principal: principalFromClaims(payload), expiresAtMs: (payload.exp ?? 0) * 1000 };
       } catch (error) {
         throw new InvalidTokenError(describe(error));
       }
+      if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+      cache.set(token, verified);
+      return verified.principal;
     },
   };
 }
