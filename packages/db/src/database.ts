@@ -84,7 +84,7 @@ export class Database {
     };
   }
 
-  /** connectionErrors counts idle connections lost since start (e.g. database restarts). */
+  /** connectionErrors counts connections lost since start, idle or checked out (e.g. database restarts). */
   get connectionErrors(): number {
     return this.#connectionErrors;
   }
@@ -140,6 +140,14 @@ export class Database {
     }
     const client = await this.acquire(signal);
     let broken: Error | undefined;
+    // pg-pool listens for errors on idle clients only: a checked-out client
+    // that PostgreSQL drops between statements (a restart: FATAL 57P01)
+    // emits 'error' with no listener, which would crash the process.
+    const onError = (error: Error) => {
+      broken = error;
+      this.#connectionErrors++;
+    };
+    client.on("error", onError);
     try {
       return await fn(client);
     } catch (error) {
@@ -150,6 +158,7 @@ export class Database {
       }
       throw classify(error);
     } finally {
+      client.off("error", onError);
       client.release(broken);
     }
   }
