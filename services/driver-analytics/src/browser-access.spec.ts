@@ -78,7 +78,7 @@ describe("CORS and the dashboard's files", () => {
     expect(response.status).toBe(404); // no driver 1 here: the RPC ran
     expect(response.headers["access-control-allow-origin"]).toBe(ALLOWED);
     const exposed = String(response.headers["access-control-expose-headers"]).toLowerCase().split(",");
-    expect(exposed).toEqual(expect.arrayContaining(["grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-retry-pushback-ms"]));
+    expect(exposed).toEqual(expect.arrayContaining(["grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-retry-pushback-ms", "x-request-id"]));
   });
 
   it("gives other origins, and servers without CORS_ALLOWED_ORIGINS, no CORS headers", async () => {

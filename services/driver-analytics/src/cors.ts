@@ -25,6 +25,8 @@ export function withCors(handler: NodeHandlerFn, allowedOrigins: readonly string
       // Retry advice on UNAVAILABLE: a header for gRPC-Web, a trailer for Connect unary.
       "Grpc-Retry-Pushback-Ms",
       "Trailer-Grpc-Retry-Pushback-Ms",
+      // Lets a page quote the id of a failed call to support.
+      "X-Request-Id",
     ],
     // Browsers cap this (Chromium: 2 hours); saves a preflight per call.
     maxAge: 7200,

@@ -123,15 +123,15 @@ function printDemoBanner(target: string, tokens: DemoTokens | undefined, dashboa
 DriverAnalytics is serving gRPC, gRPC-Web and Connect on ${base}
   demo data: drivers 1..${DEMO_DATASET.drivers}, ${DEMO_DATASET.tripsPerDriver} trips each
 
-Tokens (valid 12 hours, for this process only):
-  DRIVER_TOKEN=${tokens.driver}
-  SERVICE_TOKEN=${tokens.service}
-  (the driver token reads driver ${tokens.driverId} only; the service token, scope driver-analytics:read, any driver)
+Tokens, valid 12 hours and only for this process (paste these two lines into your shell):
+export DRIVER_TOKEN=${tokens.driver}
+export SERVICE_TOKEN=${tokens.service}
+  DRIVER_TOKEN reads driver ${tokens.driverId}'s data only; SERVICE_TOKEN (scope driver-analytics:read) reads any driver's.
 
 ${dashboardLine}Try it:
-  curl -s -H "Authorization: Bearer ${tokens.driver}" -H 'Content-Type: application/json' \\
+  curl -s -H "Authorization: Bearer $DRIVER_TOKEN" -H 'Content-Type: application/json' \\
     -d '{"driverId":"${tokens.driverId}"}' ${base}/driveranalytics.v1.DriverAnalytics/GetStats
-  npx buf curl --protocol grpc --http2-prior-knowledge --schema proto -H "Authorization: Bearer ${tokens.service}" \\
+  npx buf curl --protocol grpc --http2-prior-knowledge --schema proto -H "Authorization: Bearer $SERVICE_TOKEN" \\
     -d '{"driver_id":2,"page_size":3}' ${base}/driveranalytics.v1.DriverAnalytics/ListTrips
 
 `);
