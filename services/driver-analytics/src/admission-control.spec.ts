@@ -106,7 +106,7 @@ describe("AdmissionController", () => {
   });
 
   it("derives its defaults from the pool size", () => {
-    expect(defaultAdmissionOptions(8)).toEqual({ maxConcurrency: 16, maxQueue: 8_000, maxQueueWaitMs: 10_000 });
+    expect(defaultAdmissionOptions(8)).toEqual({ maxConcurrency: 16, maxQueue: 32_000, maxQueueWaitMs: 30_000 });
   });
 });
 

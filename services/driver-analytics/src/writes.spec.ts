@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { insertFixtures } from "@driver-analytics/db/testing";
@@ -10,6 +10,8 @@ import {
   TripStatus,
   type CreateTripRequest,
 } from "@driver-analytics/proto";
+
+type TripOverrides = Omit<MessageInitShape<typeof CreateTripRequestSchema>, "$typeName">;
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "./testing/harness.js";
 
@@ -26,7 +28,7 @@ async function codeOf(promise: Promise<unknown>): Promise<Code> {
   throw new Error("call succeeded");
 }
 
-function tripRequest(overrides: Partial<CreateTripRequest> = {}): CreateTripRequest {
+function tripRequest(overrides: TripOverrides = {}): CreateTripRequest {
   return create(CreateTripRequestSchema, {
     requestId: randomUUID(),
     driverId: 1n,
@@ -100,7 +102,7 @@ describe("writes and series through real clients", () => {
 
   it("refuses bad input with the right code and writes nothing", async () => {
     const before = await t.connect.getStats({ driverId: 1n });
-    const invalid: Array<Partial<CreateTripRequest>> = [
+    const invalid: TripOverrides[] = [
       { requestId: "not-a-uuid" },
       { requestId: "" },
       { driverId: 0n },
