@@ -107,7 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: int("PORT", 8080, 0, 65535),
     databaseUrl,
     dataDir: read("DATA_DIR"),
-    strategy: oneOf("STRATEGY", STRATEGIES, "live"),
+    strategy: oneOf("STRATEGY", STRATEGIES, "rollup"),
     poolSize,
     acquireTimeoutMs: int("DB_ACQUIRE_TIMEOUT_MS", 2_000, 1, 600_000),
     maxWaiting: int("DB_MAX_WAITING", poolSize * 128, 0, 1_000_000),
