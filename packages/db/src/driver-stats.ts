@@ -16,7 +16,8 @@ export interface DriverStatsRecord {
   ratingSum: bigint;
 }
 
-interface DriverStatsRow {
+/** DriverStatsRow: the columns every stats query returns, named alike. */
+export interface DriverStatsRow {
   currency_code: string;
   total_trips: bigint;
   completed_trips: bigint;
@@ -78,7 +79,8 @@ export async function getDriverStatsLive(
 /** DRIVER_STATS_LIVE_SQL is exported for plan tests. */
 export { DRIVER_STATS_SQL as DRIVER_STATS_LIVE_SQL };
 
-function toDriverStatsRecord(row: DriverStatsRow): DriverStatsRecord {
+/** toDriverStatsRecord maps a stats row, whichever query produced it. */
+export function toDriverStatsRecord(row: DriverStatsRow): DriverStatsRecord {
   return {
     currencyCode: row.currency_code,
     totalTrips: row.total_trips,

@@ -3,7 +3,7 @@
 // OFFSET, so page N reads and discards N-1 pages. Same answers, worse costs.
 import type { Database, QueryOptions } from "./database.js";
 import { optionalMicros, type DriverStatsRecord } from "./driver-stats.js";
-import { toTripRecord, type TripRow, type TripsPage } from "./trips-page.js";
+import { toTripsPage, type TripRow, type TripsPage } from "./trips-page.js";
 import type { TimeWindow } from "./window.js";
 
 const ALL_TRIPS_SQL = `
@@ -99,9 +99,5 @@ export async function listTripsPageOffset(
     ],
     options,
   );
-  if (rows.length === 0) return undefined;
-  const trips = rows.filter((row) => row.id !== null).map((row) => toTripRecord(params.driverId, row));
-  const hasMore = trips.length > params.pageSize;
-  if (hasMore) trips.length = params.pageSize;
-  return { trips, hasMore };
+  return toTripsPage(params.driverId, rows, params.pageSize);
 }

@@ -1,19 +1,6 @@
 import type { Database, QueryOptions } from "./database.js";
-import { optionalMicros, type DriverStatsRecord } from "./driver-stats.js";
+import { optionalMicros, toDriverStatsRecord, type DriverStatsRecord, type DriverStatsRow } from "./driver-stats.js";
 import type { TimeWindow } from "./window.js";
-
-interface StatsRow {
-  currency_code: string;
-  total_trips: bigint;
-  completed_trips: bigint;
-  cancelled_trips: bigint;
-  fare_minor: bigint;
-  tip_minor: bigint;
-  distance_meters: bigint;
-  duration_micros: bigint;
-  rated_trips: bigint;
-  rating_sum: bigint;
-}
 
 // All-time stats: one primary-key read. A driver without trips has no rollup row.
 const ALL_TIME_SQL = `
@@ -110,24 +97,12 @@ export async function getDriverStatsFromRollups(
 ): Promise<DriverStatsRecord | undefined> {
   const allTime = window.startMicros === undefined && window.endMicros === undefined;
   const rows = allTime
-    ? await db.query<StatsRow>(ALL_TIME_SQL, [driverId], options)
-    : await db.query<StatsRow>(
+    ? await db.query<DriverStatsRow>(ALL_TIME_SQL, [driverId], options)
+    : await db.query<DriverStatsRow>(
         WINDOW_SQL,
         [driverId, optionalMicros(window.startMicros), optionalMicros(window.endMicros)],
         options,
       );
   const row = rows[0];
-  if (row === undefined) return undefined;
-  return {
-    currencyCode: row.currency_code,
-    totalTrips: row.total_trips,
-    completedTrips: row.completed_trips,
-    cancelledTrips: row.cancelled_trips,
-    fareMinor: row.fare_minor,
-    tipMinor: row.tip_minor,
-    distanceMeters: row.distance_meters,
-    durationMicros: row.duration_micros,
-    ratedTrips: row.rated_trips,
-    ratingSum: row.rating_sum,
-  };
+  return row === undefined ? undefined : toDriverStatsRecord(row);
 }

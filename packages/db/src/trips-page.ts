@@ -99,10 +99,18 @@ export async function listTripsPage(
     ],
     options,
   );
+  return toTripsPage(params.driverId, rows, params.pageSize);
+}
+
+/**
+ * toTripsPage turns the rows of a page query that fetched pageSize + 1 trips
+ * (and the driver's row, so no rows at all means no such driver) into a page.
+ */
+export function toTripsPage(driverId: bigint, rows: TripRow[], pageSize: number): TripsPage | undefined {
   if (rows.length === 0) return undefined;
-  const trips = rows.filter((row) => row.id !== null).map((row) => toTripRecord(params.driverId, row));
-  const hasMore = trips.length > params.pageSize;
-  if (hasMore) trips.length = params.pageSize;
+  const trips = rows.filter((row) => row.id !== null).map((row) => toTripRecord(driverId, row));
+  const hasMore = trips.length > pageSize;
+  if (hasMore) trips.length = pageSize;
   return { trips, hasMore };
 }
 

@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACCESS_POLICY, type AccessRule } from "./access-policy.js";
 import { authorizationInterceptor, authRequestGate, bearerToken } from "./auth-interceptor.js";
 import { createServer } from "./server.js";
-import { createGrpcJsClient, startTestServer, type GrpcJsClient, type TestServer } from "./testing/harness.js";
+import { codeOf, createGrpcJsClient, startTestServer, type GrpcJsClient, type TestServer } from "./testing/harness.js";
 import {
   bearer,
   driverToken,
@@ -38,14 +38,6 @@ import {
 const { getStats, listTrips } = DriverAnalytics.method;
 const T0 = 1_750_000_000_000_000n;
 
-async function codeOf(promise: Promise<unknown>): Promise<Code> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error).code;
-  }
-  throw new Error("call succeeded");
-}
 
 /** grpcJsCode: the status of a failed grpc-js call, as a Connect code (the numbers are gRPC's). */
 async function grpcJsCode(promise: Promise<unknown>): Promise<Code> {

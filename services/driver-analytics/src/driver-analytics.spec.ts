@@ -14,7 +14,7 @@ import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer } from "./server.js";
-import { startTestServer, type TestServer } from "./testing/harness.js";
+import { codeOf, startTestServer, type TestServer } from "./testing/harness.js";
 import { bearer, serviceToken, testVerifier } from "./testing/test-auth.js";
 
 const HOUR = 3_600_000_000n;
@@ -28,14 +28,6 @@ function ts(micros: bigint) {
   return t;
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<Code> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error).code;
-  }
-  throw new Error("call succeeded");
-}
 
 describe("DriverAnalytics over real clients", () => {
   let t: TestServer;

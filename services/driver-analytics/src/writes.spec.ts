@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { insertFixtures } from "@driver-analytics/db/testing";
 import {
   CreateTripRequestSchema,
@@ -13,20 +13,12 @@ import {
 
 type TripOverrides = Omit<MessageInitShape<typeof CreateTripRequestSchema>, "$typeName">;
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./testing/harness.js";
+import { codeOf, startTestServer, type TestServer } from "./testing/harness.js";
 
 const MINUTE = 60_000;
 // 2025-06-02 (a Monday) 08:00 UTC
 const T0 = Date.parse("2025-06-02T08:00:00Z");
 
-async function codeOf(promise: Promise<unknown>): Promise<Code> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error).code;
-  }
-  throw new Error("call succeeded");
-}
 
 function tripRequest(overrides: TripOverrides = {}): CreateTripRequest {
   return create(CreateTripRequestSchema, {

@@ -2,7 +2,7 @@
 // real clients for it — @grpc/grpc-js (what internal services use) and
 // connect-node's Connect protocol (what Connect-Web speaks).
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Database } from "@driver-analytics/db";
 import { createTestDatabase, type TestDatabase } from "@driver-analytics/db/testing";
@@ -137,4 +137,14 @@ export function createGrpcJsClient(
     },
     close: () => client.close(),
   };
+}
+
+/** codeOf awaits a call that must fail and returns its status code. */
+export async function codeOf(call: Promise<unknown>): Promise<Code> {
+  try {
+    await call;
+  } catch (error) {
+    return ConnectError.from(error).code;
+  }
+  throw new Error("call succeeded");
 }
