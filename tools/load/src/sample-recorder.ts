@@ -42,8 +42,12 @@ export class SampleRecorder {
   private errorId(message: string): number {
     let id = this.errorIds.get(message);
     if (id === undefined) {
-      // Messages that embed ids would otherwise grow the table without bound.
-      if (this.errorMessages.length > MAX_DISTINCT_ERRORS) return this.errorId(OTHER_ERRORS);
+      // Messages that embed ids or timings (grpc-js deadline messages do)
+      // would otherwise grow the table without bound: past the limit they
+      // all count as one "other" entry, which is always admitted.
+      if (this.errorMessages.length >= MAX_DISTINCT_ERRORS && message !== OTHER_ERRORS) {
+        return this.errorId(OTHER_ERRORS);
+      }
       id = this.errorMessages.length;
       this.errorMessages.push(message);
       this.errorIds.set(message, id);
