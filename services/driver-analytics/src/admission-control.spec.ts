@@ -45,19 +45,27 @@ describe("AdmissionController", () => {
   it("refuses at once a call whose deadline the queue cannot meet, and queues one that it can", async () => {
     const shed: ShedReason[] = [];
     const controller = new AdmissionController({ maxConcurrency: 1, maxQueue: 100, maxQueueWaitMs: 10_000 }, (r) => shed.push(r));
-    // Teach it that a call takes ~50 ms.
-    const first = await controller.acquire(undefined, never);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    first();
-    expect(controller.stats().serviceTimeMs).toBeGreaterThanOrEqual(45);
-
-    const busy = await controller.acquire(undefined, never);
-    const patient = controller.acquire(5_000, never);
-    // Two calls ahead of it at ~50 ms each, plus its own ~50 ms: 20 ms cannot be met.
+    // Nothing is refused for its deadline before the queue's drain rate is
+    // known: a 1 ms deadline queues.
+    let release = await controller.acquire(undefined, never);
+    const early = controller.acquire(1, never);
+    // Teach it the drain rate: keep calls waiting for a while, each taking ~40 ms.
+    const started = performance.now();
+    const waiting = [early, controller.acquire(undefined, never)];
+    while (performance.now() - started < 700) {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      waiting.push(controller.acquire(undefined, never));
+      release();
+      release = await waiting.shift()!;
+    }
+    expect(shed).toEqual([]);
+    // ~25 calls a second drain; with a few ahead, 20 ms cannot be met but 5 s can.
     const hasty = await outcome(controller.acquire(20, never));
     expect(hasty.code).toBe(Code.Unavailable);
     expect(shed).toEqual(["deadline"]);
-    busy();
+    const patient = controller.acquire(5_000, never);
+    release();
+    for (const next of waiting) (await next)();
     (await patient)();
     expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 });
   });

@@ -33,6 +33,13 @@ interface Waiter {
 
 // Weight of the newest call in the service-time average: about the last 20 calls.
 const EWMA_WEIGHT = 0.05;
+// Length of the windows over which the queue's drain rate is measured, and
+// how much of the best rate seen survives each window (half after ~35 s).
+const RATE_WINDOW_MS = 500;
+const RATE_DECAY_PER_WINDOW = 0.99;
+// A window with more arrivals than this per completion is a burst, not a
+// measure of capacity (open-loop overload at twice capacity is 2 per completion).
+const BURST_ARRIVALS_PER_COMPLETION = 4;
 // How often the queue's oldest waiters are checked against maxQueueWaitMs.
 const SWEEP_INTERVAL_MS = 50;
 
@@ -42,9 +49,9 @@ const SWEEP_INTERVAL_MS = 50;
  * full, or the expected wait is longer than the caller's deadline allows) is
  * refused at once, so it can retry elsewhere instead of timing out here, and
  * the admitted calls keep their latency. The expected wait is the queue
- * length divided by the concurrency, times the average service time: a
- * Little's-law estimate, cheap and good enough to tell "about a second" from
- * "far past your deadline".
+ * length divided by the rate at which the queue drains while saturated:
+ * cheap, and good enough to tell "about a second" from "far past your
+ * deadline".
  */
 export class AdmissionController {
   readonly #options: AdmissionOptions;
@@ -57,6 +64,13 @@ export class AdmissionController {
   #queued = 0;
   #serviceTimeMs = 0;
   #sweeper: NodeJS.Timeout | undefined;
+  // Completions per ms over windows in which calls were waiting the whole
+  // time (so it is capacity, not demand); 0 until one such window.
+  #saturatedRatePerMs = 0;
+  #windowStart = performance.now();
+  #windowCompletions = 0;
+  #windowArrivals = 0;
+  #windowSaturated = false;
 
   constructor(options: AdmissionOptions, onShed: (reason: ShedReason) => void = () => undefined) {
     if (options.maxConcurrency < 1) throw new RangeError("maxConcurrency must be at least 1");
@@ -80,13 +94,14 @@ export class AdmissionController {
    */
   acquire(timeoutMs: number | undefined, signal: AbortSignal): Promise<Release> {
     if (signal.aborted) return Promise.reject(signal.reason);
+    this.#windowArrivals++;
     if (this.#inFlight < this.#options.maxConcurrency && this.#queued === 0) {
       this.#inFlight++;
       return Promise.resolve(this.#releaser());
     }
     if (this.#queued >= this.#options.maxQueue) return Promise.reject(this.#shed("queue-full"));
     const budgetMs = Math.min(this.#options.maxQueueWaitMs, (timeoutMs ?? Infinity) - this.#serviceTimeMs);
-    const expectedWaitMs = ((this.#queued + 1) / this.#options.maxConcurrency) * this.#serviceTimeMs;
+    const expectedWaitMs = (this.#queued + 1) / this.#drainRatePerMs();
     if (expectedWaitMs > budgetMs || budgetMs <= 0) return Promise.reject(this.#shed("deadline"));
 
     return new Promise<Release>((resolve, reject) => {
@@ -125,8 +140,44 @@ export class AdmissionController {
       this.#serviceTimeMs =
         this.#serviceTimeMs === 0 ? elapsed : this.#serviceTimeMs + EWMA_WEIGHT * (elapsed - this.#serviceTimeMs);
       this.#inFlight--;
+      this.#countCompletion();
       this.#admitNext();
     };
+  }
+
+  /**
+   * #drainRatePerMs is how fast the queue empties, measured while saturated.
+   * That is robust where an average of service times is not: one call that
+   * hangs until its deadline moves it little, and the CPU-starved first
+   * moments of a burst do not count. Until a saturated window has been seen
+   * nothing is refused for its deadline: an estimate from unloaded service
+   * times shed 10,000 arriving clients who would all have been served, and
+   * each one retried at once, which kept the server from serving anyone.
+   */
+  #drainRatePerMs(): number {
+    return this.#saturatedRatePerMs > 0 ? this.#saturatedRatePerMs : Infinity;
+  }
+
+  #countCompletion(): void {
+    const now = performance.now();
+    this.#windowCompletions++;
+    const elapsed = now - this.#windowStart;
+    if (elapsed < RATE_WINDOW_MS) return;
+    const completions = this.#windowCompletions;
+    const burst = this.#windowArrivals > BURST_ARRIVALS_PER_COMPLETION * completions;
+    if (this.#windowSaturated && this.#queued > 0 && completions >= 2 * this.#options.maxConcurrency && !burst) {
+      // The best recent drain rate, slowly forgotten: shed only the calls
+      // that clearly cannot be served in time. A burst of arrivals slows the
+      // windows it lands in (the CPU is parsing requests), so those do not
+      // count: estimating from them would shed callers who would have been
+      // served, and a shed caller retrying at once only adds to the burst.
+      const rate = completions / elapsed;
+      this.#saturatedRatePerMs = Math.max(rate, this.#saturatedRatePerMs * RATE_DECAY_PER_WINDOW);
+    }
+    this.#windowStart = now;
+    this.#windowCompletions = 0;
+    this.#windowArrivals = 0;
+    this.#windowSaturated = this.#queued > 0;
   }
 
   #admitNext(): void {

@@ -249,7 +249,7 @@ function renderMarkdown(input: RenderInput): string {
     `- Dataset: ${plan.dataset.drivers.toLocaleString("en-US")} drivers x ${plan.dataset.tripsPerDriver.toLocaleString("en-US")} trips, each with payment and review, plus drivers with ${plan.dataset.heavyDrivers.map((n) => n.toLocaleString("en-US")).join(", ")} trips; reference part seeded in ${(input.dataset.seedMs / 1000).toFixed(1)} s${input.dataset.seededNow ? " (this run)" : " (an earlier run; the dataset is kept)"}`,
   );
   out.push(`- Each scenario runs ${plan.measureMs / 1000} s, closed loop unless said, gRPC via @grpc/grpc-js, 20 s deadline (ghz's default).`);
-  out.push(`- Strategies: **rollup** = this service (keyset pages, stats from rollups, pool of 8, admission control); **live** = the same with the stats aggregated from raw rows per call; **naive** = the first version's design (all trips fetched and summed in Node, OFFSET pages, one connection).`);
+  out.push(`- Strategies: **rollup** = this service (keyset pages, stats from rollups, pool of 2 x cores, admission control); **live** = the same with the stats aggregated from raw rows per call; **naive** = the first version's design (all trips fetched and summed in Node, OFFSET pages, one connection).`);
   out.push(`- HTML reports (histogram, latency over time) for every row: \`${path.relative(path.dirname(input.outFile), input.reportsDir)}/\`.`);
   out.push("");
 

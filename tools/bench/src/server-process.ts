@@ -25,6 +25,9 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     env: { ...process.env, LOG_LEVEL: "warn", ...env, HOST: "127.0.0.1", PORT: String(port), DEMO_SEED: "false" },
     stdio: ["ignore", "ignore", "pipe"],
   });
+  // Never leave a server behind, whatever ends this process.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4_000);
@@ -32,6 +35,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => {
+      process.off("exit", killOnExit);
       exitCode = code;
       resolve(code);
     }),
