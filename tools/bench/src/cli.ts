@@ -10,6 +10,13 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import {
+  DRIVER_STATS_LIVE_SQL,
+  DRIVER_STATS_ROLLUP_SQL,
+  DRIVER_STATS_ROLLUP_WINDOW_SQL,
+  EARNINGS_SERIES_SQL,
+  LIST_TRIPS_SQL,
+} from "@driver-analytics/db";
 import { formatHtml } from "@driver-analytics/load";
 import { SignJWT } from "jose";
 import { BENCH_DATA_DIR, openDataset, withClient, type Dataset } from "./dataset.js";
@@ -190,6 +197,8 @@ async function main(): Promise<void> {
       ]),
     );
 
+    const plans = await explainQueries(dataset, plan);
+
     const machine: MachineInfo = {
       cpus: `${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? "unknown"}`,
       memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
@@ -197,13 +206,49 @@ async function main(): Promise<void> {
       postgres: `${dataset.postgresVersion} (embedded, shared_buffers 1GB, max_parallel_workers_per_gather 0, random_page_cost 1.1)`,
       os: `${os.type()} ${os.release()}`,
     };
-    const markdown = renderMarkdown({ plan, quick, command, machine, dataset, results, ceiling, overload, writes, reportsDir, outFile, totalMs: performance.now() - started });
+    const markdown = renderMarkdown({ plan, quick, command, machine, dataset, results, ceiling, overload, writes, plans, reportsDir, outFile, totalMs: performance.now() - started });
     await writeFile(outFile, markdown);
     log(`wrote ${outFile} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
   } finally {
     for (const server of Object.values(servers)) await server.stop();
     await dataset.stop();
   }
+}
+
+/** explainQueries prints the plans each RPC's query runs with on the benchmark dataset. */
+async function explainQueries(dataset: Dataset, plan: BenchPlan): Promise<string> {
+  const reference = Math.min(500, plan.dataset.drivers);
+  const deepDriver = dataset.driverWithTrips.get(plan.depthDriverTrips)!;
+  const window = ["2025-03-01T09:30:00Z", "2025-06-15T17:45:00Z"];
+  const queries: Array<[string, string, unknown[]]> = [
+    ["GetStats, all time, from the rollups", DRIVER_STATS_ROLLUP_SQL, [reference]],
+    ["GetStats, a window, from the rollups", DRIVER_STATS_ROLLUP_WINDOW_SQL, [reference, ...window]],
+    ["GetStats, all time, live aggregate (STRATEGY=live)", DRIVER_STATS_LIVE_SQL, [reference, null, null]],
+    ["ListTrips, first page of 50", LIST_TRIPS_SQL, [reference, null, null, null, null, 51]],
+    ["ListTrips, a page 25,000 trips deep (keyset)", LIST_TRIPS_SQL, [deepDriver, null, null, ...(await cursorAt(dataset, deepDriver, 25_000)), 51]],
+    ["GetEarningsSeries, 90 days", EARNINGS_SERIES_SQL, [reference, "2025-03-01", "2025-05-30", "1 day", "day"]],
+  ];
+  return withClient(dataset.connectionString, async (c) => {
+    const sections: string[] = [];
+    for (const [title, sql, params] of queries) {
+      await c.query(`EXPLAIN (ANALYZE) ${sql}`, params); // warm the cache, as a serving database is
+      const { rows } = await c.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
+      sections.push(`### ${title}\n\n\`\`\`\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}\n\`\`\``);
+    }
+    return sections.join("\n\n");
+  });
+}
+
+/** cursorAt is the keyset cursor after the driver's first `depth` trips, newest first. */
+async function cursorAt(dataset: Dataset, driverId: number, depth: number): Promise<[string | null, string | null]> {
+  return withClient(dataset.connectionString, async (c) => {
+    const { rows } = await c.query<{ at: string; id: string }>(
+      `SELECT completed_at::text AS at, id::text AS id FROM trips WHERE driver_id = $1
+       ORDER BY completed_at DESC, id DESC OFFSET $2 LIMIT 1`,
+      [driverId, depth - 1],
+    );
+    return rows[0] === undefined ? [null, null] : [rows[0].at, rows[0].id];
+  });
 }
 
 async function setRollupTriggers(dataset: Dataset, enabled: boolean): Promise<void> {
@@ -224,6 +269,7 @@ interface RenderInput {
   ceiling: ScenarioResult;
   overload: ScenarioResult;
   writes: ScenarioResult[];
+  plans: string;
   reportsDir: string;
   outFile: string;
   totalMs: number;
@@ -315,6 +361,12 @@ function renderMarkdown(input: RenderInput): string {
   out.push("");
   const [on, off] = writes;
   if (on && off) out.push(`- Writes/s with rollups / without = **${ratio(on.report.rps, off.report.rps)}**; p50 ${fmtMs(p50(on))} vs ${fmtMs(p50(off))} ms, p99 ${fmtMs(p99(on))} vs ${fmtMs(p99(off))} ms.`);
+  out.push("");
+  out.push("## 7. Query plans on this dataset");
+  out.push("");
+  out.push("`EXPLAIN (ANALYZE, BUFFERS)` of each RPC's query, second execution, for the reference driver 500 (and the 100,000-trip driver for a deep page).");
+  out.push("");
+  out.push(input.plans);
   out.push("");
   return `${out.join("\n")}\n`;
 }
