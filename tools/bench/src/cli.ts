@@ -46,6 +46,8 @@ const NAIVE_ENV = {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    // pnpm forwards the `--` of `pnpm bench -- --quick` verbatim.
+    args: process.argv.slice(2).filter((arg) => arg !== "--"),
     options: {
       quick: { type: "boolean", default: false },
       out: { type: "string" },

@@ -59,7 +59,8 @@ function printProgress(p: Progress): void {
   process.stderr.write(`\r\x1b[2K${line}`);
 }
 
-main(process.argv.slice(2)).then(
+// pnpm forwards the `--` of `pnpm run load -- <flags>` verbatim.
+main(process.argv.slice(2).filter((arg) => arg !== "--")).then(
   (code) => {
     process.exitCode = code;
   },

@@ -2,7 +2,9 @@
 import { parseSeedCommand, runSeed, UsageError, USAGE } from "./seed-command.js";
 
 async function main(): Promise<void> {
-  const command = parseSeedCommand(process.argv.slice(2), process.env);
+  // pnpm forwards the `--` of `pnpm seed -- --wipe` verbatim.
+  const args = process.argv.slice(2).filter((arg) => arg !== "--");
+  const command = parseSeedCommand(args, process.env);
   if (command === "help") {
     process.stdout.write(USAGE);
     return;
