@@ -1,5 +1,6 @@
 import os from "node:os";
 import { defaultAdmissionOptions, type AdmissionOptions } from "./admission-control.js";
+import { DEFAULT_MAX_CONCURRENT_STREAMS } from "./listener.js";
 import { STRATEGIES, type Strategy } from "./analytics-queries.js";
 import { readAuthConfig, type AuthConfig } from "./auth-config.js";
 
@@ -120,7 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pageTokenSecret,
     logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     shutdownGraceMs: int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
-    maxConcurrentStreams: int("HTTP2_MAX_CONCURRENT_STREAMS", 2_000, 1, 1_000_000),
+    maxConcurrentStreams: int("HTTP2_MAX_CONCURRENT_STREAMS", DEFAULT_MAX_CONCURRENT_STREAMS, 1, 1_000_000),
     sessionMemoryMb: int("HTTP2_SESSION_MEMORY_MB", 64, 1, 4_096),
     demoSeed: bool("DEMO_SEED", databaseUrl === undefined),
     admission: {

@@ -24,7 +24,7 @@ import {
   startDatabaseProbe,
   type DatabaseProbeOptions,
 } from "./health.js";
-import { Listener } from "./listener.js";
+import { DEFAULT_MAX_CONCURRENT_STREAMS, Listener } from "./listener.js";
 import { createServerMetrics } from "./metrics.js";
 import { withOpsEndpoints } from "./ops-endpoints.js";
 import { PageTokenCodec } from "./page-token.js";
@@ -131,7 +131,7 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
     health,
   });
   const listener = new Listener(httpHandler, {
-    maxConcurrentStreams: deps.maxConcurrentStreams ?? 2_000,
+    maxConcurrentStreams: deps.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
     maxSessionMemoryMb: deps.sessionMemoryMb ?? 64,
   });
   const close = async (graceMs: number) => {
