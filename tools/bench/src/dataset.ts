@@ -55,11 +55,15 @@ export async function openDataset(plan: DatasetPlan, dataDir: string, log: (line
   await client.connect();
   try {
     await client.query("CREATE TABLE IF NOT EXISTS bench_dataset (plan jsonb NOT NULL, seed_ms int NOT NULL)");
-    const { rows } = await client.query<{ plan: DatasetPlan; seed_ms: number }>("SELECT plan, seed_ms FROM bench_dataset");
+    // jsonb equality, not text: jsonb stores keys in its own order.
+    const { rows } = await client.query<{ same: boolean; seed_ms: number }>(
+      "SELECT plan = $1::jsonb AS same, seed_ms FROM bench_dataset",
+      [JSON.stringify(plan)],
+    );
     const present = rows[0];
     let seededNow = false;
     let seedMs = present?.seed_ms ?? 0;
-    if (present === undefined || JSON.stringify(present.plan) !== JSON.stringify(plan)) {
+    if (present === undefined || !present.same) {
       log(`seeding the benchmark dataset into ${path.relative(process.cwd(), dataDir)} (kept for later runs)`);
       await client.query("TRUNCATE drivers, trips, payments, reviews, bench_dataset RESTART IDENTITY CASCADE");
       const started = performance.now();
