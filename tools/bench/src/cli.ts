@@ -5,7 +5,7 @@
 // the figures of this run. `--quick` runs the same scenarios on a tiny
 // dataset in well under two minutes, to prove they all work (CI runs it).
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,6 +59,8 @@ async function main(): Promise<void> {
   const command = `npx -y pnpm@10.34.8 bench${quick ? " -- --quick" : ""}`;
   const outFile = values.out ?? (quick ? path.join(await mkdtemp(path.join(os.tmpdir(), "bench-")), "benchmarks.md") : path.join(REPO, "docs/benchmarks.md"));
   const reportsDir = path.join(path.dirname(outFile), "bench-reports");
+  // The reports are this run's: none may survive from an earlier one.
+  await rm(reportsDir, { recursive: true, force: true });
   await mkdir(reportsDir, { recursive: true });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = performance.now();
