@@ -45,9 +45,10 @@ const NAIVE_ENV = {
 };
 
 async function main(): Promise<void> {
+  // pnpm forwards the `--` of `pnpm bench -- --quick` verbatim.
+  const args = process.argv.slice(2).filter((arg) => arg !== "--");
   const { values } = parseArgs({
-    // pnpm forwards the `--` of `pnpm bench -- --quick` verbatim.
-    args: process.argv.slice(2).filter((arg) => arg !== "--"),
+    args,
     options: {
       quick: { type: "boolean", default: false },
       out: { type: "string" },
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   });
   const quick = values.quick;
   const plan = quick ? QUICK_PLAN : FULL_PLAN;
-  const command = `npx -y pnpm@10.34.8 bench${quick ? " -- --quick" : ""}`;
+  const command = `npx -y pnpm@10.34.8 bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
   const outFile = values.out ?? (quick ? path.join(await mkdtemp(path.join(os.tmpdir(), "bench-")), "benchmarks.md") : path.join(REPO, "docs/benchmarks.md"));
   const reportsDir = path.join(path.dirname(outFile), "bench-reports");
   // The reports are this run's: none may survive from an earlier one.
@@ -290,7 +291,7 @@ function renderMarkdown(input: RenderInput): string {
   out.push("Every figure below comes from one run of the command, written by it; nothing is typed by hand.");
   out.push("Server, load generator and PostgreSQL share the machine: compare rows of one run, not runs.");
   out.push("");
-  out.push(`- Command: \`${input.command}\` (run from the repository root; ${(input.totalMs / 1000).toFixed(0)} s in all)`);
+  out.push(`- Command: \`${input.command}\` (run from the repository root with Node.js ${input.machine.node} first on PATH; ${(input.totalMs / 1000).toFixed(0)} s in all)`);
   out.push(`- Date: ${new Date().toISOString()}`);
   out.push(`- Machine: ${input.machine.cpus}, ${input.machine.memory}, ${input.machine.os}`);
   out.push(`- Node.js: ${input.machine.node} (server, load generator and benchmark)`);
