@@ -58,7 +58,13 @@ async function main(): Promise<void> {
   const quick = values.quick;
   const plan = quick ? QUICK_PLAN : FULL_PLAN;
   const command = `npx -y pnpm@10.34.8 bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
-  const outFile = values.out ?? (quick ? path.join(await mkdtemp(path.join(os.tmpdir(), "bench-")), "benchmarks.md") : path.join(REPO, "docs/benchmarks.md"));
+  // --out is relative to where the user ran pnpm (INIT_CWD), not to this package.
+  const outFile =
+    values.out !== undefined
+      ? path.resolve(process.env.INIT_CWD ?? process.cwd(), values.out)
+      : quick
+        ? path.join(await mkdtemp(path.join(os.tmpdir(), "bench-")), "benchmarks.md")
+        : path.join(REPO, "docs/benchmarks.md");
   const reportsDir = path.join(path.dirname(outFile), "bench-reports");
   // The reports are this run's: none may survive from an earlier one.
   await rm(reportsDir, { recursive: true, force: true });
