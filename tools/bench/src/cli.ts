@@ -16,10 +16,11 @@ import {
   DRIVER_STATS_ROLLUP_WINDOW_SQL,
   EARNINGS_SERIES_SQL,
   LIST_TRIPS_SQL,
+  withConnection,
 } from "@driver-analytics/db";
 import { formatHtml } from "@driver-analytics/load";
 import { SignJWT } from "jose";
-import { BENCH_DATA_DIR, openDataset, withClient, type Dataset } from "./dataset.js";
+import { BENCH_DATA_DIR, openDataset, type Dataset } from "./dataset.js";
 import { errorPercent, fmtMs, p50, p99, ratio, resultTable, type MachineInfo } from "./markdown.js";
 import { runScenario, type ScenarioResult } from "./run-scenario.js";
 import { connectionsFor, FULL_PLAN, QUICK_PLAN, type BenchPlan, type Strategy } from "./scenarios.js";
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
       }
     }
     // The trips written with triggers off have no rollups yet: rebuild the writers'.
-    await withClient(dataset.connectionString, (c) =>
+    await withConnection(dataset.connectionString, (c) =>
       c.query("SELECT rebuild_driver_rollups(array(SELECT generate_series($1::int8, $2::int8)))", [
         dataset.writerRange.min,
         dataset.writerRange.max,
@@ -239,7 +240,7 @@ async function explainQueries(dataset: Dataset, plan: BenchPlan): Promise<string
     ["ListTrips, a page 25,000 trips deep (keyset)", LIST_TRIPS_SQL, [deepDriver, null, null, ...(await cursorAt(dataset, deepDriver, 25_000)), 51]],
     ["GetEarningsSeries, 90 days", EARNINGS_SERIES_SQL, [reference, "2025-03-01", "2025-05-30", "1 day", "day"]],
   ];
-  return withClient(dataset.connectionString, async (c) => {
+  return withConnection(dataset.connectionString, async (c) => {
     const sections: string[] = [];
     for (const [title, sql, params] of queries) {
       await c.query(`EXPLAIN (ANALYZE) ${sql}`, params); // warm the cache, as a serving database is
@@ -252,7 +253,7 @@ async function explainQueries(dataset: Dataset, plan: BenchPlan): Promise<string
 
 /** cursorAt is the keyset cursor after the driver's first `depth` trips, newest first. */
 async function cursorAt(dataset: Dataset, driverId: number, depth: number): Promise<[string | null, string | null]> {
-  return withClient(dataset.connectionString, async (c) => {
+  return withConnection(dataset.connectionString, async (c) => {
     const { rows } = await c.query<{ at: string; id: string }>(
       `SELECT completed_at::text AS at, id::text AS id FROM trips WHERE driver_id = $1
        ORDER BY completed_at DESC, id DESC OFFSET $2 LIMIT 1`,
@@ -263,7 +264,7 @@ async function cursorAt(dataset: Dataset, driverId: number, depth: number): Prom
 }
 
 async function setRollupTriggers(dataset: Dataset, enabled: boolean): Promise<void> {
-  await withClient(dataset.connectionString, async (c) => {
+  await withConnection(dataset.connectionString, async (c) => {
     for (const table of ["trips", "payments", "reviews"]) {
       await c.query(`ALTER TABLE ${table} ${enabled ? "ENABLE" : "DISABLE"} TRIGGER USER`);
     }

@@ -1,7 +1,12 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { migrate, seedDataset, startEmbeddedPostgres, type EmbeddedPostgresHandle } from "@driver-analytics/db";
-import pg from "pg";
+import {
+  migrate,
+  seedDataset,
+  startEmbeddedPostgres,
+  withConnection,
+  type EmbeddedPostgresHandle,
+} from "@driver-analytics/db";
 
 /** The benchmark's own embedded PostgreSQL, beside the demo's. */
 export const BENCH_DATA_DIR = fileURLToPath(new URL("../../../.data/bench-postgres", import.meta.url));
@@ -51,9 +56,7 @@ export async function openDataset(plan: DatasetPlan, dataDir: string, log: (line
   });
   const url = server.connectionString;
   await migrate(url);
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withConnection(url, async (client) => {
     await client.query("CREATE TABLE IF NOT EXISTS bench_dataset (plan jsonb NOT NULL, seed_ms int NOT NULL)");
     // jsonb equality, not text: jsonb stores keys in its own order.
     const { rows } = await client.query<{ same: boolean; seed_ms: number }>(
@@ -102,18 +105,6 @@ export async function openDataset(plan: DatasetPlan, dataDir: string, log: (line
       postgresVersion: version[0]!.server_version,
       stop: () => server.stop(),
     };
-  } finally {
-    await client.end();
-  }
+  });
 }
 
-/** withClient runs fn on a fresh connection to the benchmark database. */
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from "@driver-analytics/db/testing";
-import pg from "pg";
+import { withConnection } from "@driver-analytics/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSeedCommand, runSeed, UsageError } from "./seed-command.js";
 
@@ -35,13 +35,12 @@ describe("runSeed", () => {
   });
 
   async function totals() {
-    const client = new pg.Client({ connectionString: testDb.connectionString });
-    await client.connect();
-    const { rows } = await client.query(
-      `SELECT (SELECT count(*) FROM drivers)::int AS drivers, (SELECT count(*) FROM trips)::int AS trips,
-              (SELECT count(*) FROM payments)::int AS payments, (SELECT count(*) FROM reviews)::int AS reviews`,
+    const { rows } = await withConnection(testDb.connectionString, (client) =>
+      client.query(
+        `SELECT (SELECT count(*) FROM drivers)::int AS drivers, (SELECT count(*) FROM trips)::int AS trips,
+                (SELECT count(*) FROM payments)::int AS payments, (SELECT count(*) FROM reviews)::int AS reviews`,
+      ),
     );
-    await client.end();
     return rows[0];
   }
 

@@ -6,8 +6,8 @@ import {
   startEmbeddedPostgres,
   type SeedOptions,
   type SeedResult,
+  withConnection,
 } from "@driver-analytics/db";
-import pg from "pg";
 
 export const USAGE = `Usage: driver-analytics-seed [options]
 
@@ -139,22 +139,12 @@ export async function runSeed(
 }
 
 async function countDrivers(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withConnection(url, async (client) => {
     const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM drivers");
     return Number(rows[0]!.n);
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 async function wipe(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query("TRUNCATE drivers, trips, payments, reviews RESTART IDENTITY CASCADE");
-  } finally {
-    await client.end();
-  }
+  await withConnection(url, (client) => client.query("TRUNCATE drivers, trips, payments, reviews RESTART IDENTITY CASCADE"));
 }

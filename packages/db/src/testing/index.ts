@@ -3,6 +3,7 @@
 // PostgreSQL) or on TEST_DATABASE_URL's server.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { withConnection } from "../connection.js";
 import { formatMicrosIso } from "../time.js";
 
 export const ADMIN_URL_ENV = "DRIVER_ANALYTICS_TEST_ADMIN_URL";
@@ -42,15 +43,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-export async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+/** withAdmin runs fn on a connection to the maintenance database. */
+export const withAdmin = withConnection;
 
 export interface FixtureDriver {
   id: bigint;
