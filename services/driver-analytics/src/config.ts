@@ -1,8 +1,8 @@
 import os from "node:os";
-import { defaultAdmissionOptions, type AdmissionOptions } from "./admission-control.js";
-import { DEFAULT_MAX_CONCURRENT_STREAMS } from "./listener.js";
-import { STRATEGIES, type Strategy } from "./analytics-queries.js";
-import { readAuthConfig, type AuthConfig } from "./auth-config.js";
+import { defaultAdmissionOptions, type AdmissionOptions } from "./ops/admission-control.js";
+import { DEFAULT_MAX_CONCURRENT_STREAMS } from "./http/listener.js";
+import { STRATEGIES, type Strategy } from "./handlers/analytics-queries.js";
+import { readAuthConfig, type AuthConfig } from "./auth/auth-config.js";
 
 /** Config is everything the server reads from its environment, validated. */
 export interface Config {

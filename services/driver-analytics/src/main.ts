@@ -13,9 +13,9 @@ import {
 } from "@driver-analytics/db";
 import { pino } from "pino";
 import { ConfigError, loadConfig } from "./config.js";
-import { bundledDashboardDir, mintDemoTokens, type DemoTokens } from "./demo-access.js";
+import { bundledDashboardDir, mintDemoTokens, type DemoTokens } from "./auth/demo-access.js";
 import { createServer } from "./server.js";
-import { createTokenVerifier } from "./token-verifier.js";
+import { createTokenVerifier } from "./auth/token-verifier.js";
 
 // A demo small enough to seed in about a second, large enough to page through.
 const DEMO_DATASET = { drivers: 20, tripsPerDriver: 300, reviewRatio: 0.8, cancelledRatio: 0.04, seed: 1 };

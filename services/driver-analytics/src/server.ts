@@ -11,26 +11,26 @@ import {
   admissionControlInterceptor,
   defaultAdmissionOptions,
   type AdmissionOptions,
-} from "./admission-control.js";
-import { createAnalyticsQueries, type Strategy } from "./analytics-queries.js";
-import { authorizationInterceptor, authRequestGate } from "./auth-interceptor.js";
-import { withCors } from "./cors.js";
-import { dashboardFiles } from "./dashboard-files.js";
-import { createDriverAnalyticsService } from "./driver-analytics-service.js";
-import { errorMappingInterceptor } from "./error-mapping.js";
+} from "./ops/admission-control.js";
+import { createAnalyticsQueries, type Strategy } from "./handlers/analytics-queries.js";
+import { authorizationInterceptor, authRequestGate } from "./connect/auth-interceptor.js";
+import { withCors } from "./http/cors.js";
+import { dashboardFiles } from "./http/dashboard-files.js";
+import { createDriverAnalyticsService } from "./handlers/driver-analytics-service.js";
+import { errorMappingInterceptor } from "./core/error-mapping.js";
 import {
   createHealthService,
   HealthMonitor,
   startDatabaseProbe,
   type DatabaseProbeOptions,
-} from "./health.js";
-import { DEFAULT_MAX_CONCURRENT_STREAMS, Listener } from "./listener.js";
-import { createServerMetrics } from "./metrics.js";
-import { withOpsEndpoints } from "./ops-endpoints.js";
-import { PageTokenCodec } from "./page-token.js";
-import { registerReflection } from "./reflection.js";
-import { requestIdInterceptor } from "./request-id.js";
-import type { TokenVerifier } from "./token-verifier.js";
+} from "./ops/health.js";
+import { DEFAULT_MAX_CONCURRENT_STREAMS, Listener } from "./http/listener.js";
+import { createServerMetrics } from "./ops/metrics.js";
+import { withOpsEndpoints } from "./http/ops-endpoints.js";
+import { PageTokenCodec } from "./handlers/page-token.js";
+import { registerReflection } from "./ops/reflection.js";
+import { requestIdInterceptor } from "./core/request-id.js";
+import type { TokenVerifier } from "./auth/token-verifier.js";
 
 export interface ServerDeps {
   db: Database;

@@ -5,9 +5,9 @@
 //   pnpm --filter @driver-analytics/server run token -- --service --scope driver-analytics:write
 // The token alone goes to stdout, so it composes: TOKEN=$(... run --silent token -- --service)
 import { parseArgs } from "node:util";
-import { DEFAULT_AUDIENCE, DEV_ISSUER } from "./auth-config.js";
-import { mintDevToken } from "./dev-tokens.js";
-import { SCOPE_READ } from "./principal.js";
+import { DEFAULT_AUDIENCE, DEV_ISSUER } from "./auth/auth-config.js";
+import { mintDevToken } from "./auth/dev-tokens.js";
+import { SCOPE_READ } from "./auth/principal.js";
 
 const USAGE = `usage: token (--driver <id> | --service [--name <name>]) [--scope <scope>]... [--ttl <duration>]
 

@@ -9,9 +9,9 @@ import { createTestDatabase, type TestDatabase } from "@driver-analytics/db/test
 import { DriverAnalytics } from "@driver-analytics/proto";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
-import type { Strategy } from "../analytics-queries.js";
-import type { AdmissionOptions } from "../admission-control.js";
-import type { DatabaseProbeOptions } from "../health.js";
+import type { Strategy } from "../handlers/analytics-queries.js";
+import type { AdmissionOptions } from "../ops/admission-control.js";
+import type { DatabaseProbeOptions } from "../ops/health.js";
 import { createServer, type DriverAnalyticsServer } from "../server.js";
 import { bearer, serviceToken, testVerifier } from "./test-auth.js";
 

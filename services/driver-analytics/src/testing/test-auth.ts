@@ -1,9 +1,9 @@
 // Authentication for tests: one HS256 secret, its verifier, and tokens.
 import type { Interceptor } from "@connectrpc/connect";
-import type { AuthConfig } from "../auth-config.js";
-import { mintDevToken } from "../dev-tokens.js";
-import { SCOPE_READ, SCOPE_WRITE } from "../principal.js";
-import { createTokenVerifier, type TokenVerifier } from "../token-verifier.js";
+import type { AuthConfig } from "../auth/auth-config.js";
+import { mintDevToken } from "../auth/dev-tokens.js";
+import { SCOPE_READ, SCOPE_WRITE } from "../auth/principal.js";
+import { createTokenVerifier, type TokenVerifier } from "../auth/token-verifier.js";
 
 export const TEST_AUTH_SECRET = new TextEncoder().encode("test-secret-test-secret-test-secret-0123");
 export const TEST_ISSUER = "driver-analytics-test";

@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
-import { RETRY_PUSHBACK_MS } from "./error-mapping.js";
+import { RETRY_PUSHBACK_MS } from "../core/error-mapping.js";
 
 /** AdmissionOptions bounds the calls the server works on and the calls it keeps waiting. */
 export interface AdmissionOptions {

@@ -8,8 +8,8 @@ import { insertFixtures } from "@driver-analytics/db/testing";
 import { DriverAnalytics, GetStatsRequestSchema, ListTripsRequestSchema } from "@driver-analytics/proto";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./testing/harness.js";
-import { lockAllTables, openSession, serverQueries, type SqlSession } from "./testing/table-lock.js";
+import { startTestServer, type TestServer } from "../testing/harness.js";
+import { lockAllTables, openSession, serverQueries, type SqlSession } from "../testing/table-lock.js";
 
 const DEADLINE_MS = 50;
 // How soon after the call ends its query must be gone.

@@ -21,10 +21,10 @@ import * as grpc from "@grpc/grpc-js";
 import { SignJWT, base64url, generateKeyPair } from "jose";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ACCESS_POLICY, type AccessRule } from "./access-policy.js";
-import { authorizationInterceptor, authRequestGate, bearerToken } from "./auth-interceptor.js";
-import { createServer } from "./server.js";
-import { codeOf, createGrpcJsClient, startTestServer, type GrpcJsClient, type TestServer } from "./testing/harness.js";
+import { ACCESS_POLICY, type AccessRule } from "../auth/access-policy.js";
+import { authorizationInterceptor, authRequestGate, bearerToken } from "../connect/auth-interceptor.js";
+import { createServer } from "../server.js";
+import { codeOf, createGrpcJsClient, startTestServer, type GrpcJsClient, type TestServer } from "../testing/harness.js";
 import {
   bearer,
   driverToken,
@@ -33,7 +33,7 @@ import {
   TEST_AUTH_SECRET,
   TEST_ISSUER,
   testVerifier,
-} from "./testing/test-auth.js";
+} from "../testing/test-auth.js";
 
 const { getStats, listTrips } = DriverAnalytics.method;
 const T0 = 1_750_000_000_000_000n;

@@ -6,9 +6,9 @@ import { fileURLToPath } from "node:url";
 import { insertFixtures, type FixtureTrip } from "@driver-analytics/db/testing";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundledDashboardDir } from "./demo-access.js";
-import { startTestServer, type TestServer } from "./testing/harness.js";
-import { driverToken } from "./testing/test-auth.js";
+import { bundledDashboardDir } from "../auth/demo-access.js";
+import { startTestServer, type TestServer } from "../testing/harness.js";
+import { driverToken } from "../testing/test-auth.js";
 
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM_PATH);
@@ -18,7 +18,7 @@ if (!hasChromium) {
       "(apt-get install -y chromium, or set CHROMIUM_PATH to a Chromium/Chrome binary)",
   );
 }
-const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/", import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/", import.meta.url));
 const LAUNCH_ARGS = [
   "--headless",
   "--no-sandbox",

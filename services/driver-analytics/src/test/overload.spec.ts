@@ -8,8 +8,8 @@ import { insertFixtures } from "@driver-analytics/db/testing";
 import { DriverAnalytics, GetStatsRequestSchema } from "@driver-analytics/proto";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGrpcJsClient, startTestServer, type GrpcJsClient, type TestServer } from "./testing/harness.js";
-import { lockAllTables, openSession, serverQueries } from "./testing/table-lock.js";
+import { createGrpcJsClient, startTestServer, type GrpcJsClient, type TestServer } from "../testing/harness.js";
+import { lockAllTables, openSession, serverQueries } from "../testing/table-lock.js";
 
 const LIMITS = { maxConcurrency: 4, maxQueue: 16, maxQueueWaitMs: 10_000 };
 const CALLS = 1_000;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig } from "../config.js";
 import { InvalidTokenError, createTokenVerifier } from "./token-verifier.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "auth-config-"));

@@ -17,7 +17,7 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./testing/harness.js";
+import { startTestServer, type TestServer } from "../testing/harness.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const INT64_MIN = -(2n ** 63n);

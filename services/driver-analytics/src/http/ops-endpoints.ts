@@ -1,7 +1,7 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { Registry } from "prom-client";
-import type { HealthMonitor } from "./health.js";
+import type { HealthMonitor } from "../ops/health.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;

@@ -20,7 +20,7 @@ import {
   ListTripsRequestSchema,
 } from "@driver-analytics/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./testing/harness.js";
+import { startTestServer, type TestServer } from "../testing/harness.js";
 
 const WORKERS = 8;
 const CALL_DEADLINE_MS = 3_000;

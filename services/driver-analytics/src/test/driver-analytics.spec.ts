@@ -13,9 +13,9 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createServer } from "./server.js";
-import { codeOf, startTestServer, type TestServer } from "./testing/harness.js";
-import { bearer, serviceToken, testVerifier } from "./testing/test-auth.js";
+import { createServer } from "../server.js";
+import { codeOf, startTestServer, type TestServer } from "../testing/harness.js";
+import { bearer, serviceToken, testVerifier } from "../testing/test-auth.js";
 
 const HOUR = 3_600_000_000n;
 const T0 = 1_750_000_000_000_000n;

@@ -13,7 +13,7 @@ import {
 
 type TripOverrides = Omit<MessageInitShape<typeof CreateTripRequestSchema>, "$typeName">;
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { codeOf, startTestServer, type TestServer } from "./testing/harness.js";
+import { codeOf, startTestServer, type TestServer } from "../testing/harness.js";
 
 const MINUTE = 60_000;
 // 2025-06-02 (a Monday) 08:00 UTC

@@ -12,11 +12,11 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { createTestDatabase, insertFixtures, type TestDatabase } from "@driver-analytics/db/testing";
 import { DriverAnalytics, GetStatsRequestSchema, ListTripsRequestSchema } from "@driver-analytics/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGrpcJsClient } from "./testing/harness.js";
-import { lockAllTables } from "./testing/table-lock.js";
-import { bearer, serviceToken, TEST_AUDIENCE, TEST_AUTH_SECRET, TEST_ISSUER } from "./testing/test-auth.js";
+import { createGrpcJsClient } from "../testing/harness.js";
+import { lockAllTables } from "../testing/table-lock.js";
+import { bearer, serviceToken, TEST_AUDIENCE, TEST_AUTH_SECRET, TEST_ISSUER } from "../testing/test-auth.js";
 
-const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 const CALLS_PER_CLIENT = 10;
 const POOL_SIZE = 2;
 

@@ -6,9 +6,9 @@ import {
   type Interceptor,
 } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { ACCESS_POLICY, checkAccess, type AccessRule } from "./access-policy.js";
-import type { Principal } from "./principal.js";
-import { InvalidTokenError, type TokenVerifier } from "./token-verifier.js";
+import { ACCESS_POLICY, checkAccess, type AccessRule } from "../auth/access-policy.js";
+import type { Principal } from "../auth/principal.js";
+import { InvalidTokenError, type TokenVerifier } from "../auth/token-verifier.js";
 
 /** principalKey carries the authenticated caller from the request gate to interceptors and handlers. */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "authenticated caller" });

@@ -20,10 +20,10 @@ import {
   type ServerReflectionRequest,
 } from "@driver-analytics/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./testing/harness.js";
+import { startTestServer, type TestServer } from "../testing/harness.js";
 
 const exec = promisify(execFile);
-const BUF = fileURLToPath(new URL("../node_modules/.bin/buf", import.meta.url));
+const BUF = fileURLToPath(new URL("../../node_modules/.bin/buf", import.meta.url));
 const SERVICE = DriverAnalytics.typeName;
 
 describe("operations surface", () => {
