@@ -1,5 +1,9 @@
 import os from "node:os";
-import { defaultAdmissionOptions, type AdmissionOptions } from "./ops/admission-control.js";
+
+/** GrpcServerKind: the framework that serves gRPC (Connect and gRPC-Web are always connect-node's). */
+export type GrpcServerKind = "grpc-js" | "connect";
+export const GRPC_SERVER_KINDS: readonly GrpcServerKind[] = ["grpc-js", "connect"];
+import { defaultAdmissionOptions, type AdmissionOptions } from "./ops/admission/admission-controller.js";
 import { DEFAULT_MAX_CONCURRENT_STREAMS } from "./http/listener.js";
 import { STRATEGIES, type Strategy } from "./handlers/analytics-queries.js";
 import { readAuthConfig, type AuthConfig } from "./auth/auth-config.js";
@@ -27,6 +31,8 @@ export interface Config {
   demoSeed: boolean;
   /** ADMISSION_*: calls running at once, calls queued, longest queue wait; defaults from DB_POOL_SIZE. */
   admission: AdmissionOptions;
+  /** Which framework serves gRPC: grpc-js (default) or connect-node. */
+  grpcServer: GrpcServerKind;
   /** HEALTH_PROBE_*: how often the health probe runs SELECT 1, and how long it may take. */
   healthProbe: { intervalMs: number; timeoutMs: number };
   /** Bearer token verification (AUTH_*). */
@@ -124,11 +130,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConcurrentStreams: int("HTTP2_MAX_CONCURRENT_STREAMS", DEFAULT_MAX_CONCURRENT_STREAMS, 1, 1_000_000),
     sessionMemoryMb: int("HTTP2_SESSION_MEMORY_MB", 64, 1, 4_096),
     demoSeed: bool("DEMO_SEED", databaseUrl === undefined),
-    admission: {
-      maxConcurrency: int("ADMISSION_MAX_CONCURRENCY", defaultAdmission.maxConcurrency, 1, 1_000_000),
-      maxQueue: int("ADMISSION_MAX_QUEUE", defaultAdmission.maxQueue, 0, 10_000_000),
-      maxQueueWaitMs: int("ADMISSION_MAX_QUEUE_WAIT_MS", defaultAdmission.maxQueueWaitMs, 1, 600_000),
-    },
+    admission: admissionOptions(int, defaultAdmission),
+    grpcServer: oneOf("GRPC_SERVER", GRPC_SERVER_KINDS, "grpc-js"),
     healthProbe: {
       intervalMs: int("HEALTH_PROBE_INTERVAL_MS", 1_000, 50, 600_000),
       timeoutMs: int("HEALTH_PROBE_TIMEOUT_MS", 1_000, 10, 600_000),
@@ -148,4 +151,28 @@ function isOrigin(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * admissionOptions: the adaptive limit's start, floor and ceiling, the
+ * queue's cap and longest wait, and the event-loop delay past which new
+ * calls are refused.
+ */
+function admissionOptions(
+  int: (name: string, fallback: number, min: number, max: number) => number,
+  defaults: AdmissionOptions,
+): AdmissionOptions {
+  const options: AdmissionOptions = {
+    maxConcurrency: int("ADMISSION_MAX_CONCURRENCY", defaults.maxConcurrency, 1, 1_000_000),
+    minConcurrency: int("ADMISSION_MIN_CONCURRENCY", defaults.minConcurrency, 1, 1_000_000),
+    initialConcurrency: int("ADMISSION_INITIAL_CONCURRENCY", defaults.initialConcurrency, 1, 1_000_000),
+    maxQueue: int("ADMISSION_MAX_QUEUE", defaults.maxQueue, 0, 10_000_000),
+    maxQueueWaitMs: int("ADMISSION_MAX_QUEUE_WAIT_MS", defaults.maxQueueWaitMs, 1, 600_000),
+    maxEventLoopDelayMs: int("ADMISSION_MAX_EVENT_LOOP_DELAY_MS", defaults.maxEventLoopDelayMs, 1, 600_000),
+  };
+  // Explicit settings win over derived ones: a lone ADMISSION_MAX_CONCURRENCY
+  // below the defaults' floor pulls the floor and the start down with it.
+  options.minConcurrency = Math.min(options.minConcurrency, options.maxConcurrency);
+  options.initialConcurrency = Math.min(Math.max(options.initialConcurrency, options.minConcurrency), options.maxConcurrency);
+  return options;
 }

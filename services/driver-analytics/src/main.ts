@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     maxConcurrentStreams: config.maxConcurrentStreams,
     sessionMemoryMb: config.sessionMemoryMb,
     admission: config.admission,
+    grpcServer: config.grpcServer,
     healthProbe: config.healthProbe,
   });
   const address = await listener.listen(config.port, config.host);

@@ -6,30 +6,33 @@ import type { Database } from "@driver-analytics/db";
 import { DriverAnalytics, Health, ServerReflection, ServerReflectionV1alpha } from "@driver-analytics/proto";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import {
-  AdmissionController,
-  admissionControlInterceptor,
-  defaultAdmissionOptions,
-  type AdmissionOptions,
-} from "./ops/admission-control.js";
+import type { GrpcServerKind } from "./config.js";
+import { connectRules } from "./connect/connect-rules.js";
+import { createCallPipeline } from "./core/call-pipeline.js";
+import { servedService, type ServedService } from "./core/served-service.js";
+import { createGrpcJsStreamHandler, isGrpcContentType } from "./grpc/grpc-js-adapter.js";
 import { createAnalyticsQueries, type Strategy } from "./handlers/analytics-queries.js";
-import { authorizationInterceptor, authRequestGate } from "./connect/auth-interceptor.js";
+import { createDriverAnalyticsService } from "./handlers/driver-analytics-service.js";
+import { PageTokenCodec } from "./handlers/page-token.js";
+import { AdmissionGate } from "./http/admission-gate.js";
 import { withCors } from "./http/cors.js";
 import { dashboardFiles } from "./http/dashboard-files.js";
-import { createDriverAnalyticsService } from "./handlers/driver-analytics-service.js";
-import { errorMappingInterceptor } from "./core/error-mapping.js";
+import { DEFAULT_MAX_CONCURRENT_STREAMS, Listener } from "./http/listener.js";
+import { withOpsEndpoints } from "./http/ops-endpoints.js";
+import {
+  AdmissionController,
+  defaultAdmissionOptions,
+  type AdmissionOptions,
+} from "./ops/admission/admission-controller.js";
+import { EventLoopDelayMonitor } from "./ops/admission/event-loop-delay.js";
 import {
   createHealthService,
   HealthMonitor,
   startDatabaseProbe,
   type DatabaseProbeOptions,
 } from "./ops/health.js";
-import { DEFAULT_MAX_CONCURRENT_STREAMS, Listener } from "./http/listener.js";
 import { createServerMetrics } from "./ops/metrics.js";
-import { withOpsEndpoints } from "./http/ops-endpoints.js";
-import { PageTokenCodec } from "./handlers/page-token.js";
-import { registerReflection } from "./ops/reflection.js";
-import { requestIdInterceptor } from "./core/request-id.js";
+import { reflectionServices } from "./ops/reflection.js";
 import type { TokenVerifier } from "./auth/token-verifier.js";
 
 export interface ServerDeps {
@@ -52,7 +55,14 @@ export interface ServerDeps {
   healthProbe?: DatabaseProbeOptions;
   /** Process metrics (CPU, memory, GC, event loop) on /metrics; default true. */
   processMetrics?: boolean;
+  /**
+   * Which framework serves gRPC (application/grpc): "grpc-js" (default, the
+   * cheaper one) or "connect" (connect-node, which serves Connect and
+   * gRPC-Web either way).
+   */
+  grpcServer?: GrpcServerKind;
 }
+
 
 // Requests are a few dozen bytes; refuse anything that is not.
 const READ_MAX_BYTES = 64 * 1024;
@@ -66,6 +76,8 @@ export interface DriverAnalyticsServer {
   health: HealthMonitor;
   admission: AdmissionController;
   metrics: Registry;
+  /** The framework that serves gRPC calls (grpc-js falls back to connect if it cannot). */
+  grpcServer: GrpcServerKind;
   /**
    * close drains the server: health goes NOT_SERVING and Watch streams end,
    * no new connections are accepted, HTTP/2 clients get GOAWAY, in-flight
@@ -74,9 +86,6 @@ export interface DriverAnalyticsServer {
    */
   close(graceMs: number): Promise<void>;
 }
-
-// Health and reflection answer even when the server is saturated.
-const ADMISSION_EXEMPT = new Set([Health.typeName, ServerReflection.typeName, ServerReflectionV1alpha.typeName]);
 
 /** createServer wires the RPC handlers over a database; listening is the caller's move. */
 export function createServer(deps: ServerDeps): DriverAnalyticsServer {
@@ -88,6 +97,7 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
   setMaxListeners(0, shutdownController.signal);
   const health = new HealthMonitor([DriverAnalytics.typeName]);
   const probe = startDatabaseProbe(deps.db, health, deps.logger, deps.healthProbe ?? { intervalMs: 1_000, timeoutMs: 1_000 });
+  const eventLoop = new EventLoopDelayMonitor();
   let admission: AdmissionController | undefined;
   const metrics = createServerMetrics({
     db: deps.db,
@@ -95,27 +105,31 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
     admission: () => admission,
     ...(deps.processMetrics === undefined ? {} : { processMetrics: deps.processMetrics }),
   });
-  admission = new AdmissionController(deps.admission ?? defaultAdmissionOptions(8), metrics.onShed);
+  admission = new AdmissionController(deps.admission ?? defaultAdmissionOptions(8), {
+    eventLoopDelayMs: () => eventLoop.delayMs(),
+    observer: metrics.admission,
+  });
+
+  const services: ServedService[] = [
+    servedService(DriverAnalytics, createDriverAnalyticsService({ queries, pageTokens })),
+    servedService(Health, createHealthService(health)),
+    ...reflectionServices([DriverAnalytics, Health]),
+  ];
+  const pipeline = createCallPipeline({ verifier: deps.auth, logger: deps.logger, metrics: metrics.calls });
+  const rules = connectRules(
+    pipeline,
+    services.map((s) => s.desc),
+  );
   const routes = (router: ConnectRouter) => {
-    router.service(DriverAnalytics, createDriverAnalyticsService({ queries, pageTokens }));
-    router.service(Health, createHealthService(health));
-    registerReflection(router, [DriverAnalytics, Health]);
+    for (const { desc, impl } of services) router.service(desc, impl);
   };
   const handler = connectNodeAdapter({
     routes,
-    // The gate authenticates from headers before a body is read; the
-    // interceptor authorizes against the request message before the handler.
-    requestGate: authRequestGate(deps.auth, deps.logger),
-    // Outermost first: the request id exists before anything logs; metrics
-    // see the final, mapped code; admission comes last, so a refused or
-    // unauthorized call never takes a slot.
-    interceptors: [
-      requestIdInterceptor(),
-      metrics.interceptor,
-      errorMappingInterceptor(deps.logger, metrics.onDatabaseError),
-      authorizationInterceptor(),
-      admissionControlInterceptor(admission, (service) => ADMISSION_EXEMPT.has(service)),
-    ],
+    // Authentication from headers, before a body is read; the interceptor
+    // authorizes against the decoded message and runs the rest of the
+    // pipeline (core/call-pipeline.ts).
+    requestGate: rules.requestGate,
+    interceptors: [rules.interceptor],
     readMaxBytes: READ_MAX_BYTES,
     maxTimeoutMs: MAX_TIMEOUT_MS,
     shutdownSignal: shutdownController.signal,
@@ -126,17 +140,37 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
     compressMinBytes: Number.POSITIVE_INFINITY,
     ...(deps.dashboardDir === undefined ? {} : { fallback: dashboardFiles(deps.dashboardDir) }),
   });
-  const httpHandler = withOpsEndpoints(withCors(handler, deps.corsAllowedOrigins ?? []), {
+  // Admission is decided before either framework sees the call: HTTP/2
+  // streams on arrival, HTTP/1.1 requests after CORS (so a browser can read
+  // the refusal).
+  const gate = new AdmissionGate(admission, `/${DriverAnalytics.typeName}/`);
+  const grpcStream =
+    (deps.grpcServer ?? "grpc-js") === "grpc-js"
+      ? createGrpcJsStreamHandler(pipeline, services, { readMaxBytes: READ_MAX_BYTES })
+      : undefined;
+  const httpHandler = withOpsEndpoints(withCors(gate.wrap(handler), deps.corsAllowedOrigins ?? []), {
     metrics: metrics.registry,
     health,
   });
-  const listener = new Listener(httpHandler, {
-    maxConcurrentStreams: deps.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
-    maxSessionMemoryMb: deps.sessionMemoryMb ?? 64,
-  });
+  const listener = new Listener(
+    {
+      request: httpHandler,
+      stream: (stream, headers, serveAsRequest) =>
+        gate.stream(stream, headers, () =>
+          grpcStream !== undefined && isGrpcContentType(headers["content-type"])
+            ? grpcStream(stream, headers)
+            : serveAsRequest(),
+        ),
+    },
+    {
+      maxConcurrentStreams: deps.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
+      maxSessionMemoryMb: deps.sessionMemoryMb ?? 64,
+    },
+  );
   const close = async (graceMs: number) => {
     health.shutdown();
     probe.stop();
+    eventLoop.stop();
     const force = setTimeout(() => shutdownController.abort(), graceMs);
     try {
       await listener.close(graceMs);
@@ -144,5 +178,13 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
       clearTimeout(force);
     }
   };
-  return { listener, shutdownController, health, admission, metrics: metrics.registry, close };
+  return {
+    listener,
+    shutdownController,
+    health,
+    admission,
+    metrics: metrics.registry,
+    grpcServer: grpcStream === undefined ? "connect" : "grpc-js",
+    close,
+  };
 }

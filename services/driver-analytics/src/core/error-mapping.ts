@@ -1,4 +1,4 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
   DatabaseUnavailableError,
   PoolExhaustedError,
@@ -7,7 +7,6 @@ import {
   WriteRejectedError,
   type WriteRejection,
 } from "@driver-analytics/db";
-import type { Logger } from "pino";
 
 /** How long a refused caller should wait before retrying, in milliseconds. */
 export const RETRY_PUSHBACK_MS = 200;
@@ -54,33 +53,4 @@ export function toConnectError(error: unknown, signal: AbortSignal): ConnectErro
     return new ConnectError("query took too long", Code.DeadlineExceeded);
   }
   return new ConnectError("internal error", Code.Internal);
-}
-
-/**
- * errorMappingInterceptor turns every failure into a safe ConnectError and
- * logs one line per failed call (successful calls are not logged). observe,
- * when given, sees each original error (for metrics by cause).
- */
-export function errorMappingInterceptor(logger: Logger, observe?: (error: unknown) => void): Interceptor {
-  return (next) => async (request) => {
-    const started = performance.now();
-    try {
-      return await next(request);
-    } catch (error) {
-      observe?.(error);
-      const connectError = toConnectError(error, request.signal);
-      const fields = {
-        requestId: request.header.get("x-request-id") ?? undefined,
-        method: `${request.service.typeName}/${request.method.name}`,
-        code: Code[connectError.code],
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
-      };
-      if (connectError.code === Code.Internal) {
-        logger.error({ ...fields, err: error }, "call failed");
-      } else {
-        logger.warn({ ...fields, reason: connectError.rawMessage }, "call failed");
-      }
-      throw connectError;
-    }
-  };
 }

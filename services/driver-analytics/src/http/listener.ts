@@ -23,6 +23,18 @@ export interface ListenerOptions {
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
+/** ListenerHandlers: what serves HTTP requests, and what sees every HTTP/2 stream first. */
+export interface ListenerHandlers {
+  /** HTTP/1.1 requests, and HTTP/2 streams passed on by `stream`, through Node's compatibility API. */
+  request: Handler;
+  /**
+   * stream sees each HTTP/2 stream on arrival, with its headers, before
+   * Node builds request/response objects for it: it may answer the stream
+   * itself, hand it to another server, or call serveAsRequest.
+   */
+  stream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, serveAsRequest: () => void) => void;
+}
+
 const H2_PREFACE_START = "PRI";
 
 /**
@@ -42,11 +54,25 @@ export class Listener {
   readonly #h1Sockets = new Map<net.Socket, number>();
   #closing = false;
 
-  constructor(handler: Handler, options: ListenerOptions) {
+  constructor(handlers: ListenerHandlers, options: ListenerOptions) {
+    const handler = handlers.request;
     this.#h2 = http2.createServer(
       { maxSessionMemory: options.maxSessionMemoryMb, settings: { maxConcurrentStreams: options.maxConcurrentStreams } },
       handler,
     );
+    const onStream = handlers.stream;
+    if (onStream !== undefined) {
+      // Node serves a stream through its compatibility API from a 'stream'
+      // listener it adds for the request handler; take it, and call it only
+      // for the streams onStream passes on.
+      const compat = this.#h2.listeners("stream") as ((...args: unknown[]) => void)[];
+      this.#h2.removeAllListeners("stream");
+      this.#h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) =>
+        onStream(stream, headers, () => {
+          for (const listener of compat) listener.call(this.#h2, stream, headers, ...rest);
+        }),
+      );
+    }
     this.#h2.on("session", (session) => {
       this.#sessions.add(session);
       session.once("close", () => this.#sessions.delete(session));

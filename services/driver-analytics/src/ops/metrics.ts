@@ -1,7 +1,8 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { DatabaseUnavailableError, QueryTimeoutError, type Database } from "@driver-analytics/db";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { AdmissionController, ShedReason } from "./admission-control.js";
+import type { CallMetrics, MethodRef } from "../core/call-pipeline.js";
+import { SHED_REASONS, type AdmissionController, type AdmissionObserver } from "./admission/admission-controller.js";
 import type { HealthMonitor } from "./health.js";
 
 /**
@@ -11,12 +12,10 @@ import type { HealthMonitor } from "./health.js";
  */
 export interface ServerMetrics {
   registry: Registry;
-  /** interceptor counts and times every call; install it outside error mapping so it sees final codes. */
-  interceptor: Interceptor;
-  /** onShed counts a call refused by admission control. */
-  onShed(reason: ShedReason): void;
-  /** onDatabaseError counts a call's failure that came from the database. */
-  onDatabaseError(error: unknown): void;
+  /** calls counts and times every call that reaches the call pipeline, by final code. */
+  calls: CallMetrics;
+  /** admission counts admitted and refused calls and their queue time. */
+  admission: AdmissionObserver;
 }
 
 export interface MetricsSources {
@@ -58,7 +57,7 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
   });
   const inFlight = new Gauge({
     name: "grpc_server_in_flight",
-    help: "RPCs in the handler chain now: admitted, queued for admission, or exempt.",
+    help: "RPCs in the call pipeline now (admitted, or exempt from admission).",
     labelNames: ["grpc_service"],
     registers: [registry],
   });
@@ -68,7 +67,18 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
     labelNames: ["reason"],
     registers: [registry],
   });
-  for (const reason of ["queue-full", "deadline", "queue-timeout"] satisfies ShedReason[]) shed.inc({ reason }, 0);
+  for (const reason of SHED_REASONS) shed.inc({ reason }, 0);
+  const admitted = new Counter({
+    name: "driver_analytics_admitted_total",
+    help: "Calls admitted by admission control (at once or after waiting).",
+    registers: [registry],
+  });
+  const queueTime = new Histogram({
+    name: "driver_analytics_admission_queue_seconds",
+    help: "How long admitted calls waited in the admission queue (0 for calls admitted at once).",
+    buckets: [0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
   const dbErrors = new Counter({
     name: "driver_analytics_db_errors_total",
     help: "Calls failed by the database: unavailable (unreachable, restarting) or timeout (statement_timeout).",
@@ -119,7 +129,7 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
   });
   new Gauge({
     name: "driver_analytics_admission",
-    help: "Admission control: calls running, calls queued, and the configured limits.",
+    help: "Admission control: calls running, calls queued, the adaptive concurrency limit and the queue's cap.",
     labelNames: ["state"],
     registers: [registry],
     collect() {
@@ -128,53 +138,99 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
       const stats = admission.stats();
       this.set({ state: "in_flight" }, stats.inFlight);
       this.set({ state: "queued" }, stats.queued);
+      this.set({ state: "limit" }, stats.limit);
       this.set({ state: "max_concurrency" }, admission.options.maxConcurrency);
       this.set({ state: "max_queue" }, admission.options.maxQueue);
     },
   });
   new Gauge({
-    name: "driver_analytics_admission_service_time_seconds",
-    help: "Moving average of an admitted call's running time, used to predict queue waits.",
+    name: "driver_analytics_admission_latency_seconds",
+    help: "Admitted calls' latency: recent mean, and the no-load floor the limit is judged against.",
+    labelNames: ["stat"],
     registers: [registry],
     collect() {
       const admission = sources.admission();
-      if (admission !== undefined) this.set(admission.stats().serviceTimeMs / 1000);
+      if (admission === undefined) return;
+      const stats = admission.stats();
+      this.set({ stat: "mean" }, stats.latencyMs / 1000);
+      this.set({ stat: "min" }, stats.minLatencyMs / 1000);
+    },
+  });
+  new Gauge({
+    name: "driver_analytics_event_loop_delay_seconds",
+    help: "The event loop's mean delay over the last 100 ms, which admission control refuses new calls above.",
+    registers: [registry],
+    collect() {
+      const admission = sources.admission();
+      if (admission !== undefined) this.set(admission.stats().eventLoopDelayMs / 1000);
     },
   });
 
-  const interceptor: Interceptor = (next) => async (request) => {
-    const labels = {
-      grpc_type: methodType(request.method.methodKind),
-      grpc_service: request.service.typeName,
-      grpc_method: request.method.name,
-    };
-    started.inc(labels);
-    inFlight.inc({ grpc_service: labels.grpc_service });
-    const begin = performance.now();
-    let code = "OK";
-    try {
-      return await next(request);
-    } catch (error) {
-      code = codeName(ConnectError.from(error).code);
-      throw error;
-    } finally {
-      inFlight.dec({ grpc_service: labels.grpc_service });
-      handled.inc({ ...labels, grpc_code: code });
-      latency.observe({ ...labels, grpc_code: code }, (performance.now() - begin) / 1000);
+  // Label lookups cost more than the counting: each method's children are
+  // resolved once, each code's on its first use.
+  interface MethodSeries {
+    started: Counter.Internal;
+    inFlight: Gauge.Internal<string>;
+    handled: Map<string, Counter.Internal>;
+    latency: Map<string, Histogram.Internal<string>>;
+    labels: Record<(typeof labelNames)[number], string>;
+  }
+  const series = new WeakMap<MethodRef, MethodSeries>();
+  const seriesOf = (method: MethodRef): MethodSeries => {
+    let s = series.get(method);
+    if (s === undefined) {
+      const labels = { grpc_type: methodType(method.kind), grpc_service: method.service, grpc_method: method.name };
+      s = {
+        started: started.labels(labels),
+        inFlight: inFlight.labels({ grpc_service: method.service }),
+        handled: new Map(),
+        latency: new Map(),
+        labels,
+      };
+      series.set(method, s);
     }
+    return s;
   };
 
-  return {
-    registry,
-    interceptor,
-    onShed: (reason) => shed.inc({ reason }),
-    onDatabaseError(error) {
+  const calls: CallMetrics = {
+    started(method) {
+      const s = seriesOf(method);
+      s.started.inc();
+      s.inFlight.inc();
+    },
+    finished(method, code, seconds) {
+      const s = seriesOf(method);
+      const name = code === undefined ? "OK" : codeName(code);
+      let h = s.handled.get(name);
+      let l = s.latency.get(name);
+      if (h === undefined || l === undefined) {
+        h = handled.labels({ ...s.labels, grpc_code: name });
+        l = latency.labels({ ...s.labels, grpc_code: name });
+        s.handled.set(name, h);
+        s.latency.set(name, l);
+      }
+      s.inFlight.dec();
+      h.inc();
+      l.observe(seconds);
+    },
+    databaseError(error) {
       if (error instanceof DatabaseUnavailableError) dbErrors.inc({ kind: "unavailable" });
       else if (error instanceof QueryTimeoutError) dbErrors.inc({ kind: "timeout" });
     },
   };
-}
 
+  return {
+    registry,
+    calls,
+    admission: {
+      onAdmit(queuedMs) {
+        admitted.inc();
+        queueTime.observe(queuedMs / 1000);
+      },
+      onShed: (reason) => shed.inc({ reason }),
+    },
+  };
+}
 function methodType(kind: string): string {
   switch (kind) {
     case "unary":

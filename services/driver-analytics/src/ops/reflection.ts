@@ -7,7 +7,7 @@ import {
   type DescService,
 } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import {
   ServerReflection,
   ServerReflectionResponseSchema,
@@ -15,6 +15,7 @@ import {
   ServerReflectionV1alpha,
   type ServerReflectionRequest,
 } from "@driver-analytics/proto";
+import { servedService, type ServedService } from "../core/served-service.js";
 
 // gRPC status codes carried inside ErrorResponse (the stream itself stays OK).
 const NOT_FOUND = 5;
@@ -165,12 +166,12 @@ function answer(index: DescriptorIndex, request: ServerReflectionRequest, sent: 
 }
 
 /**
- * registerReflection serves gRPC server reflection, v1 and v1alpha, for the
+ * reflectionServices serve gRPC server reflection, v1 and v1alpha, for the
  * given services (the reflection services themselves are added), from the
  * descriptors protobuf-es generated: grpcurl, buf curl --reflect, ghz and
  * Postman then work with no .proto files at hand.
  */
-export function registerReflection(router: ConnectRouter, services: readonly DescService[]): void {
+export function reflectionServices(services: readonly DescService[]): ServedService[] {
   const index = new DescriptorIndex([...services, ServerReflection, ServerReflectionV1alpha]);
   const v1: ServiceImpl<typeof ServerReflection> = {
     async *serverReflectionInfo(requests) {
@@ -192,6 +193,5 @@ export function registerReflection(router: ConnectRouter, services: readonly Des
       }
     },
   };
-  router.service(ServerReflection, v1);
-  router.service(ServerReflectionV1alpha, v1alpha);
+  return [servedService(ServerReflection, v1), servedService(ServerReflectionV1alpha, v1alpha)];
 }

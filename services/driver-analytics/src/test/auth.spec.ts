@@ -22,7 +22,8 @@ import { SignJWT, base64url, generateKeyPair } from "jose";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACCESS_POLICY, type AccessRule } from "../auth/access-policy.js";
-import { authorizationInterceptor, authRequestGate, bearerToken } from "../connect/auth-interceptor.js";
+import { connectRules } from "../connect/connect-rules.js";
+import { bearerToken, createCallPipeline, type CallMetrics } from "../core/call-pipeline.js";
 import { createServer } from "../server.js";
 import { codeOf, createGrpcJsClient, startTestServer, type GrpcJsClient, type TestServer } from "../testing/harness.js";
 import {
@@ -283,7 +284,10 @@ describe("access policy", () => {
   });
 
   // In memory: the gate and interceptor over stub implementations, with policies the real one cannot express.
+  const uncounted: CallMetrics = { started: () => undefined, finished: () => undefined, databaseError: () => undefined };
   function routerWith(policy: ReadonlyMap<string, AccessRule>): Transport {
+    const pipeline = createCallPipeline({ verifier: testVerifier(), logger: pino({ level: "silent" }), metrics: uncounted, policy });
+    const rules = connectRules(pipeline, [DriverAnalytics, Health]);
     return createRouterTransport(
       (router) => {
         router.service(DriverAnalytics, {
@@ -296,8 +300,8 @@ describe("access policy", () => {
       },
       {
         router: {
-          requestGate: authRequestGate(testVerifier(), pino({ level: "silent" }), policy),
-          interceptors: [authorizationInterceptor(policy)],
+          requestGate: rules.requestGate,
+          interceptors: [rules.interceptor],
         },
       },
     );

@@ -11,7 +11,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGrpcJsClient, startTestServer, type GrpcJsClient, type TestServer } from "../testing/harness.js";
 import { lockAllTables, openSession, serverQueries } from "../testing/table-lock.js";
 
-const LIMITS = { maxConcurrency: 4, maxQueue: 16, maxQueueWaitMs: 10_000 };
+// A fixed limit (no adaptation) and waits long enough for the held calls:
+// what is tested here is that the excess is refused at once.
+const LIMITS = {
+  initialConcurrency: 4,
+  minConcurrency: 4,
+  maxConcurrency: 4,
+  maxQueue: 16,
+  maxQueueWaitMs: 600_000,
+  maxEventLoopDelayMs: 10_000,
+};
+const DEADLINE_MS = 120_000;
 const CALLS = 1_000;
 const CONNECTIONS = 4;
 // Admitted calls are held this long by a table lock, so the excess arrives
@@ -82,7 +92,7 @@ describe("overload", () => {
       const outcomes = await Promise.all(
         Array.from({ length: CALLS }, (_, i) => {
           const started = performance.now();
-          return clients[i % CONNECTIONS]!.call(DriverAnalytics.method.getStats, request, { deadlineMs: 20_000 }).then(
+          return clients[i % CONNECTIONS]!.call(DriverAnalytics.method.getStats, request, { deadlineMs: DEADLINE_MS }).then(
             () => ({ code: grpc.status.OK, ms: performance.now() - started, pushback: undefined }),
             (error: grpc.ServiceError) => ({
               code: error.code,
@@ -145,27 +155,9 @@ describe("overload", () => {
     const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
     const shed = /^driver_analytics_shed_total\{reason="queue-full"\} (\d+)$/m.exec(metrics);
     expect(Number(shed?.[1])).toBe(2 * (CALLS - LIMITS.maxConcurrency - LIMITS.maxQueue));
-    // The server's own view (the latency histogram, from the handler chain's
-    // entry to the status): a refusal takes well under a millisecond.
-    const bucket = (le: string) => {
-      const line = metrics
-        .split("\n")
-        .find(
-          (l) =>
-            l.startsWith("grpc_server_handling_seconds_bucket{") &&
-            l.includes('grpc_method="GetStats"') &&
-            l.includes('grpc_code="Unavailable"') &&
-            l.includes(`le="${le}"`),
-        );
-      return Number(line?.slice(line.lastIndexOf(" ") + 1));
-    };
-    const total = bucket("+Inf");
-    expect(total).toBe(2 * (CALLS - LIMITS.maxConcurrency - LIMITS.maxQueue));
-    console.info(
-      `overload: server-side refusal time: ${((100 * bucket("0.001")) / total).toFixed(1)}% under 1 ms, ` +
-        `${((100 * bucket("0.005")) / total).toFixed(1)}% under 5 ms`,
-    );
-    expect(bucket("0.005") / total).toBeGreaterThanOrEqual(0.99);
+    // Refused at the stream's arrival: they never reached the call pipeline.
+    const handledUnavailable = /^grpc_server_handled_total\{[^}]*grpc_method="GetStats"[^}]*grpc_code="Unavailable"\} (\d+)$/m.exec(metrics);
+    expect(handledUnavailable).toBeNull();
   });
 
   it("while saturated, a new call is refused within milliseconds; health and metrics still answer", async () => {

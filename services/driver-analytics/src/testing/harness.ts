@@ -10,7 +10,7 @@ import { DriverAnalytics } from "@driver-analytics/proto";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import type { Strategy } from "../handlers/analytics-queries.js";
-import type { AdmissionOptions } from "../ops/admission-control.js";
+import type { AdmissionOptions } from "../ops/admission/admission-controller.js";
 import type { DatabaseProbeOptions } from "../ops/health.js";
 import { createServer, type DriverAnalyticsServer } from "../server.js";
 import { bearer, serviceToken, testVerifier } from "./test-auth.js";

@@ -1,0 +1,244 @@
+import type http2 from "node:http2";
+import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import type { CallContext, CallPipeline, MethodRef } from "../core/call-pipeline.js";
+import { methodRefs } from "../core/methods.js";
+import { REQUEST_ID_HEADER } from "../core/request-id.js";
+import type { ServedService } from "../core/served-service.js";
+
+/** GrpcStreamHandler serves one HTTP/2 stream that carries a gRPC call. */
+export type GrpcStreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+
+export interface GrpcJsAdapterOptions {
+  /** Largest request message, in bytes. */
+  readMaxBytes: number;
+}
+
+/**
+ * createGrpcJsStreamHandler serves gRPC (application/grpc, not gRPC-Web) with
+ * @grpc/grpc-js, which costs a fraction of connect-node's CPU per call. The
+ * listener owns every HTTP/2 session (connection limits, idle timeouts,
+ * GOAWAY on shutdown) and hands grpc-js only the streams that are gRPC, so
+ * Connect and gRPC-Web keep working on the same connections and port.
+ * Handlers are the same ServiceImpl objects connect-node serves, behind the
+ * same CallPipeline.
+ *
+ * grpc-js has no public API to serve a stream of someone else's session
+ * (only whole connections, through createConnectionInjector, and which
+ * connection carries gRPC is only known from its first request, which a
+ * grpc-js client sends only after the server's SETTINGS). Its per-stream
+ * entry point exists, so this uses it, pinned to the installed version: it
+ * returns undefined (the caller serves gRPC with connect-node) if that entry
+ * point is missing, and a test fails if the fast path is not taken.
+ */
+export function createGrpcJsStreamHandler(
+  pipeline: CallPipeline,
+  services: readonly ServedService[],
+  options: GrpcJsAdapterOptions,
+): GrpcStreamHandler | undefined {
+  const server = new grpc.Server({
+    "grpc.enable_channelz": 0,
+    "grpc.max_receive_message_length": options.readMaxBytes,
+  });
+  const refs = methodRefs(services.map((s) => s.desc));
+  for (const { desc, impl } of services) {
+    const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+    const implementation: grpc.UntypedServiceImplementation = {};
+    for (const method of desc.methods) {
+      const ref = refs.get(`${desc.typeName}/${method.name}`)!;
+      definition[method.localName] = methodDefinition(desc, method);
+      const fn = (impl as Record<string, unknown>)[method.localName];
+      if (typeof fn !== "function") continue;
+      implementation[method.localName] = grpcHandler(pipeline, ref, method, fn.bind(impl) as ImplFn);
+    }
+    server.addService(definition as grpc.ServiceDefinition, implementation);
+  }
+  const entry = (server as unknown as { _streamHandler?: unknown })._streamHandler;
+  if (typeof entry !== "function") return undefined;
+  const handleStream = entry.bind(server, []) as GrpcStreamHandler;
+  return (stream, headers) => handleStream(stream, headers);
+}
+
+/** isGrpcContentType: gRPC proper, which grpc-js serves (gRPC-Web stays on connect-node). */
+export function isGrpcContentType(contentType: string | undefined): boolean {
+  return (
+    contentType !== undefined &&
+    contentType.startsWith("application/grpc") &&
+    !contentType.startsWith("application/grpc-web")
+  );
+}
+
+// A request grpc-js could not decode: handed to the handler, which answers
+// INVALID_ARGUMENT (grpc-js itself would answer INTERNAL).
+class UndecodableRequest {}
+
+function methodDefinition(service: DescService, method: DescMethod): grpc.MethodDefinition<unknown, unknown> {
+  const decode = (schema: DescMessage) => (bytes: Buffer) => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch {
+      return new UndecodableRequest();
+    }
+  };
+  return {
+    path: `/${service.typeName}/${method.name}`,
+    requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+    responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+    requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as never)),
+    requestDeserialize: decode(method.input),
+    responseSerialize: (message: unknown) => Buffer.from(toBinary(method.output, message as never)),
+    responseDeserialize: decode(method.output),
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ImplFn = (request: any, context: HandlerContext) => any;
+
+type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
+
+function grpcHandler(pipeline: CallPipeline, ref: MethodRef, method: DescMethod, fn: ImplFn): grpc.UntypedHandleCall {
+  switch (method.methodKind) {
+    case "unary":
+      return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
+        void (async () => {
+          try {
+            await pipeline.authenticate(ctx);
+            const request = decoded(call.request);
+            pipeline.authorize(ctx, request);
+            const response = await fn(request, context);
+            call.sendMetadata(metadataOf(context.responseHeader));
+            callback(null, response, trailersOf(context.responseTrailer));
+            pipeline.succeed(ctx);
+          } catch (error) {
+            callback(statusOf(pipeline.fail(ctx, error)));
+          } finally {
+            dispose();
+          }
+        })();
+      };
+    case "server_streaming":
+      return (call: grpc.ServerWritableStream<unknown, unknown>) => {
+        const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
+        void (async () => {
+          try {
+            await pipeline.authenticate(ctx);
+            const request = decoded(call.request);
+            pipeline.authorize(ctx, request);
+            call.sendMetadata(metadataOf(context.responseHeader));
+            for await (const message of fn(request, context) as AsyncIterable<unknown>) {
+              if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
+            }
+            call.end(trailersOf(context.responseTrailer));
+            pipeline.succeed(ctx);
+          } catch (error) {
+            call.emit("error", statusOf(pipeline.fail(ctx, error)));
+          } finally {
+            dispose();
+          }
+        })();
+      };
+    default:
+      return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
+        void (async () => {
+          try {
+            await pipeline.authenticate(ctx);
+            pipeline.authorize(ctx, undefined);
+            call.sendMetadata(metadataOf(context.responseHeader));
+            const requests = decodedStream(call);
+            const responses = fn(requests, context);
+            if (method.methodKind === "client_streaming") {
+              call.write(await responses);
+            } else {
+              for await (const message of responses as AsyncIterable<unknown>) {
+                if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
+              }
+            }
+            call.end(trailersOf(context.responseTrailer));
+            pipeline.succeed(ctx);
+          } catch (error) {
+            call.emit("error", statusOf(pipeline.fail(ctx, error)));
+          } finally {
+            dispose();
+          }
+        })();
+      };
+  }
+}
+
+/**
+ * begin starts the call in the pipeline and builds the handler's context: a
+ * signal that aborts when grpc-js reports the call cancelled (the client
+ * cancelled, reset the stream, or its deadline passed), with the reason a
+ * caller would see.
+ */
+function begin(pipeline: CallPipeline, ref: MethodRef, method: DescMethod, call: AnyCall) {
+  const controller = new AbortController();
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const onCancelled = () => {
+    const expired = Number.isFinite(deadlineMs) && Date.now() >= deadlineMs;
+    controller.abort(
+      expired
+        ? new ConnectError("the operation timed out", Code.DeadlineExceeded)
+        : new ConnectError("operation was aborted via signal", Code.Canceled),
+    );
+  };
+  const events = call as unknown as NodeJS.EventEmitter;
+  events.once("cancelled", onCancelled);
+  const requestHeader = headersOf(call.metadata);
+  const ctx: CallContext = pipeline.begin(ref, requestHeader, controller.signal);
+  const responseHeader = new Headers({ [REQUEST_ID_HEADER]: ctx.requestId });
+  const context = {
+    service: method.parent,
+    method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: ref.key,
+    peer: { addr: "" },
+    signal: controller.signal,
+    timeoutMs: () => (Number.isFinite(deadlineMs) ? deadlineMs - Date.now() : undefined),
+    requestHeader,
+    responseHeader,
+    responseTrailer: new Headers(),
+    values: createContextValues(),
+  } as unknown as HandlerContext;
+  return { context, call: ctx, dispose: () => events.off("cancelled", onCancelled) };
+}
+
+function decoded(request: unknown): unknown {
+  if (request instanceof UndecodableRequest) {
+    throw new ConnectError("request message could not be decoded", Code.InvalidArgument);
+  }
+  return request;
+}
+
+async function* decodedStream(call: grpc.ServerDuplexStream<unknown, unknown>): AsyncIterable<unknown> {
+  for await (const message of call) yield decoded(message);
+}
+
+function headersOf(metadata: grpc.Metadata): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    if (typeof value === "string") headers.set(key, value);
+  }
+  return headers;
+}
+
+function metadataOf(headers: Headers): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  headers.forEach((value, key) => metadata.set(key, value));
+  return metadata;
+}
+
+function trailersOf(headers: Headers): grpc.Metadata | undefined {
+  let empty = true;
+  headers.forEach(() => (empty = false));
+  return empty ? undefined : metadataOf(headers);
+}
+
+function statusOf(error: ConnectError): Partial<grpc.StatusObject> {
+  return { code: error.code as number as grpc.status, details: error.rawMessage, metadata: metadataOf(error.metadata) };
+}

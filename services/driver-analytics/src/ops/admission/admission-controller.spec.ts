@@ -1,0 +1,198 @@
+// Admission rules on a hand-driven clock: no server, no real timers.
+import { describe, expect, it } from "vitest";
+import { AdmissionController, defaultAdmissionOptions, type AdmissionOptions, type Release, type ShedReason } from "./admission-controller.js";
+import { AdaptiveConcurrencyLimit } from "./concurrency-limit.js";
+
+class FakeClock {
+  now = 0;
+  read = () => this.now;
+  advance(ms: number): void {
+    this.now += ms;
+  }
+}
+
+interface Outcome {
+  release?: Release;
+  refused?: ShedReason;
+}
+
+function harness(options: Partial<AdmissionOptions> = {}, loopDelay = () => 0) {
+  const clock = new FakeClock();
+  const shed: ShedReason[] = [];
+  const controller = new AdmissionController(
+    {
+      initialConcurrency: 2,
+      minConcurrency: 1,
+      maxConcurrency: 2,
+      maxQueue: 100,
+      maxQueueWaitMs: 10_000,
+      maxEventLoopDelayMs: 100,
+      ...options,
+    },
+    { clock: clock.read, eventLoopDelayMs: loopDelay, observer: { onShed: (r) => shed.push(r) }, sweepTimer: false },
+  );
+  const acquire = (timeoutMs?: number): Outcome & { withdraw: () => void } => {
+    const outcome: Outcome & { withdraw: () => void } = { withdraw: () => undefined };
+    outcome.withdraw = controller.acquire(timeoutMs, {
+      admit: (release) => (outcome.release = release),
+      refuse: (reason) => (outcome.refused = reason),
+    });
+    return outcome;
+  };
+  return { clock, shed, controller, acquire };
+}
+
+describe("AdmissionController", () => {
+  it("runs `limit` calls, queues the rest in arrival order, refuses beyond maxQueue at once", () => {
+    const { controller, acquire, shed } = harness({ maxQueue: 2 });
+    const running = [acquire(), acquire()];
+    expect(running.every((o) => o.release !== undefined)).toBe(true);
+    const queued = [acquire(), acquire()];
+    expect(controller.stats()).toMatchObject({ inFlight: 2, queued: 2 });
+    expect(acquire().refused).toBe("queue-full");
+    expect(shed).toEqual(["queue-full"]);
+
+    running[0]!.release!();
+    expect(queued[0]!.release).toBeDefined();
+    expect(queued[1]!.release).toBeUndefined();
+    running[1]!.release!();
+    expect(queued[1]!.release).toBeDefined();
+    queued.forEach((o) => o.release!());
+    expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it("a release is counted once, however often it is called", () => {
+    const { controller, acquire } = harness();
+    const a = acquire();
+    a.release!();
+    a.release!();
+    expect(controller.stats().inFlight).toBe(0);
+  });
+
+  it("before any call has finished, queues only as many as the limit (cold start)", () => {
+    const { acquire } = harness();
+    acquire();
+    acquire();
+    expect([acquire(), acquire()].map((o) => o.refused)).toEqual([undefined, undefined]);
+    expect(acquire().refused).toBe("deadline");
+  });
+
+  it("refuses on arrival a call the queue cannot serve within its deadline's share, queues one it can", () => {
+    const { clock, acquire, shed } = harness();
+    // Teach it the latency: calls of 100 ms, two at a time, so the queue drains 1 per 50 ms.
+    for (let i = 0; i < 4; i++) {
+      const pair = [acquire(), acquire()];
+      clock.advance(100);
+      pair.forEach((o) => o.release!());
+    }
+    expect(shed).toEqual([]);
+    acquire();
+    acquire();
+    // Position 1 waits ~50 ms: a 1 s deadline allows 400 ms of waiting.
+    expect(acquire(1_000).refused).toBeUndefined();
+    // Position 2 waits ~100 ms: a 200 ms deadline allows only 80 ms.
+    expect(acquire(200).refused).toBe("deadline");
+    // No deadline: maxQueueWaitMs decides.
+    expect(acquire().refused).toBeUndefined();
+    expect(shed).toEqual(["deadline"]);
+  });
+
+  it("refuses waiters whose budget ran out, and a withdrawn waiter is skipped", () => {
+    const { clock, controller, acquire } = harness({ maxQueueWaitMs: 300 });
+    const running = [acquire(), acquire()];
+    const withdrawn = acquire();
+    const stale = acquire();
+    withdrawn.withdraw();
+    expect(controller.stats().queued).toBe(1);
+    clock.advance(299);
+    controller.sweep();
+    expect(stale.refused).toBeUndefined();
+    clock.advance(2);
+    controller.sweep();
+    expect(stale.refused).toBe("queue-timeout");
+    running.forEach((o) => o.release!());
+    expect(withdrawn.release).toBeUndefined();
+    expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it("refuses new calls at once while the event loop lags past its bound", () => {
+    let delay = 0;
+    const { acquire, shed } = harness({}, () => delay);
+    expect(acquire().release).toBeDefined();
+    delay = 150;
+    expect(acquire().refused).toBe("event-loop");
+    delay = 20;
+    expect(acquire().release).toBeDefined();
+    expect(shed).toEqual(["event-loop"]);
+  });
+
+  it("serves the newest waiter first once the oldest is far behind its estimate (adaptive LIFO)", () => {
+    const { clock, acquire } = harness({ maxConcurrency: 1, initialConcurrency: 1 });
+    for (let i = 0; i < 6; i++) {
+      const one = acquire();
+      clock.advance(10);
+      one.release!();
+    }
+    const running = acquire();
+    const old = acquire(); // expected within ~10 ms
+    clock.advance(100); // the running call hangs: capacity dropped
+    const fresh = acquire();
+    running.release!();
+    expect(fresh.release).toBeDefined();
+    expect(old.release).toBeUndefined();
+  });
+
+  it("defaults start at the pool size and allow up to 8 per connection", () => {
+    expect(defaultAdmissionOptions(4)).toMatchObject({ initialConcurrency: 4, minConcurrency: 2, maxConcurrency: 32 });
+  });
+});
+
+describe("AdaptiveConcurrencyLimit", () => {
+  function drive(limit: AdaptiveConcurrencyLimit, clock: FakeClock, latencyMs: (limit: number) => number, windows: number) {
+    for (let w = 0; w < windows; w++) {
+      for (let i = 0; i < 10; i++) {
+        clock.advance(11);
+        limit.onSample(latencyMs(limit.limit), limit.limit);
+      }
+    }
+  }
+
+  it("grows while latency stays at its floor and the limit is what holds calls back", () => {
+    const clock = new FakeClock();
+    const limit = new AdaptiveConcurrencyLimit({ initial: 4, min: 1, max: 64 }, clock.read);
+    drive(limit, clock, () => 5, 30);
+    expect(limit.limit).toBeGreaterThan(20);
+  });
+
+  it("does not grow when the server is idle below its limit", () => {
+    const clock = new FakeClock();
+    const limit = new AdaptiveConcurrencyLimit({ initial: 4, min: 1, max: 64 }, clock.read);
+    for (let i = 0; i < 300; i++) {
+      clock.advance(11);
+      limit.onSample(5, 1);
+    }
+    expect(limit.limit).toBe(4);
+  });
+
+  it("settles near the concurrency a CPU-bound server can use, and shrinks when latency rises", () => {
+    const clock = new FakeClock();
+    const limit = new AdaptiveConcurrencyLimit({ initial: 4, min: 1, max: 256 }, clock.read);
+    // One core, 2 ms of CPU per call: latency grows with every call beyond the first.
+    drive(limit, clock, (l) => 2 * Math.max(1, l), 200);
+    expect(limit.limit).toBeGreaterThanOrEqual(2);
+    expect(limit.limit).toBeLessThanOrEqual(12);
+    // The database slows down 10x: the limit does not run away.
+    drive(limit, clock, (l) => 20 * Math.max(1, l), 100);
+    expect(limit.limit).toBeLessThanOrEqual(12);
+  });
+
+  it("recovers after an overload episode: a stale floor is forgotten", () => {
+    const clock = new FakeClock();
+    const limit = new AdaptiveConcurrencyLimit({ initial: 16, min: 1, max: 64 }, clock.read);
+    drive(limit, clock, () => 50, 50);
+    const squeezed = limit.limit;
+    drive(limit, clock, () => 5, 100);
+    expect(limit.limit).toBeGreaterThanOrEqual(squeezed);
+    expect(limit.minRttMs).toBe(5);
+  });
+});

@@ -1,0 +1,298 @@
+import { AdaptiveConcurrencyLimit, type Clock } from "./concurrency-limit.js";
+
+/** AdmissionOptions bound the calls the server works on and the calls it keeps waiting. */
+export interface AdmissionOptions {
+  /** The adaptive concurrency limit starts here and stays within [min, max]. */
+  initialConcurrency: number;
+  minConcurrency: number;
+  maxConcurrency: number;
+  /** Calls waiting at once; beyond it, calls are refused at once. */
+  maxQueue: number;
+  /** Longest a call may wait, with or without a deadline. */
+  maxQueueWaitMs: number;
+  /** While the event loop lags more than this, new calls are refused at once. */
+  maxEventLoopDelayMs: number;
+}
+
+/**
+ * Why a call was refused: the queue is full, the queue cannot serve it
+ * within its deadline (refused on arrival), it waited its whole budget
+ * (queue-timeout: the estimate was wrong), or the event loop lags.
+ */
+export type ShedReason = "queue-full" | "deadline" | "queue-timeout" | "event-loop";
+export const SHED_REASONS: readonly ShedReason[] = ["queue-full", "deadline", "queue-timeout", "event-loop"];
+
+/** Release gives an admitted call's slot back. Call it exactly once (later calls do nothing). */
+export type Release = () => void;
+
+/** Admission is told the outcome of acquire: admitted now or later, or refused. */
+export interface Admission {
+  admit(release: Release): void;
+  refuse(reason: ShedReason): void;
+}
+
+export interface AdmissionObserver {
+  onAdmit?(queuedMs: number): void;
+  onShed?(reason: ShedReason): void;
+}
+
+export interface AdmissionStats {
+  inFlight: number;
+  queued: number;
+  limit: number;
+  /** Mean latency of admitted calls, recent (ms); 0 before the first. */
+  latencyMs: number;
+  minLatencyMs: number;
+  eventLoopDelayMs: number;
+}
+
+interface Waiter {
+  admission: Admission;
+  enqueuedAt: number;
+  expiresAt: number;
+  /** When it was expected to be admitted: past twice that, the estimate was wrong. */
+  expectedAt: number;
+  settled: boolean;
+}
+
+// A queued call may wait this share of its deadline: the rest is for running
+// it and for the trip back, so an admitted call ends well inside its
+// deadline (under half of it) instead of timing out after waiting.
+const DEADLINE_SHARE_FOR_QUEUE = 0.4;
+// Weight of the newest call in the latency average.
+const LATENCY_EWMA_WEIGHT = 0.1;
+const SWEEP_INTERVAL_MS = 25;
+
+export interface AdmissionDeps {
+  clock?: Clock;
+  /** The event loop's recent delay in ms (see EventLoopDelayMonitor); 0 when absent. */
+  eventLoopDelayMs?: () => number;
+  observer?: AdmissionObserver;
+  /** Off in specs that drive the clock by hand (they call sweep()). */
+  sweepTimer?: boolean;
+}
+
+/**
+ * AdmissionController decides, when a call arrives and before anything is
+ * spent on it, whether it runs now, waits, or is refused at once.
+ *
+ * - At most `limit` calls run; the limit adapts to measured latency
+ *   (AdaptiveConcurrencyLimit) and starts small, so a cold process is not
+ *   overrun while its JIT warms up.
+ * - A call that cannot run now waits only if the queue can admit it within
+ *   its budget: a share of its deadline, at most maxQueueWaitMs. The expected
+ *   wait is its position over the drain rate (limit / mean latency, Little's
+ *   law over the calls in flight). Otherwise it is refused on arrival, in
+ *   microseconds, so refusal costs an order of magnitude less than service
+ *   and goodput holds at capacity however much more is offered.
+ * - The queue is FIFO while the estimate holds. When its oldest call has
+ *   waited twice as long as expected (capacity dropped), it serves the
+ *   newest first (adaptive LIFO): fresh calls still meet their deadlines
+ *   while stale ones expire at their budget.
+ * - While the event loop lags past maxEventLoopDelayMs, new calls are
+ *   refused at once: the process is already behind on what it accepted.
+ *
+ * Nothing here outlives the load: the limit recovers with latency, and the
+ * queue empties as calls are admitted or expire.
+ */
+export class AdmissionController {
+  readonly #options: AdmissionOptions;
+  readonly #clock: Clock;
+  readonly #eventLoopDelayMs: () => number;
+  readonly #observer: AdmissionObserver;
+  readonly #limit: AdaptiveConcurrencyLimit;
+  readonly #sweepTimer: boolean;
+  #inFlight = 0;
+  // Waiters in arrival order; a moving head and lazy removal keep enqueue and
+  // dequeue O(1) at either end.
+  #queue: Waiter[] = [];
+  #head = 0;
+  #queued = 0;
+  #latencyMs = 0;
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(options: AdmissionOptions, deps: AdmissionDeps = {}) {
+    if (options.maxConcurrency < 1) throw new RangeError("maxConcurrency must be at least 1");
+    this.#options = { ...options };
+    this.#clock = deps.clock ?? (() => performance.now());
+    this.#eventLoopDelayMs = deps.eventLoopDelayMs ?? (() => 0);
+    this.#observer = deps.observer ?? {};
+    this.#sweepTimer = deps.sweepTimer ?? true;
+    this.#limit = new AdaptiveConcurrencyLimit(
+      { initial: options.initialConcurrency, min: options.minConcurrency, max: options.maxConcurrency },
+      this.#clock,
+    );
+  }
+
+  get options(): Readonly<AdmissionOptions> {
+    return this.#options;
+  }
+
+  stats(): AdmissionStats {
+    return {
+      inFlight: this.#inFlight,
+      queued: this.#queued,
+      limit: this.#limit.limit,
+      latencyMs: this.#latencyMs,
+      minLatencyMs: this.#limit.minRttMs,
+      eventLoopDelayMs: this.#eventLoopDelayMs(),
+    };
+  }
+
+  /**
+   * acquire decides a call's fate: admission.admit runs now (synchronously)
+   * or later, or admission.refuse now or later. timeoutMs is the caller's
+   * remaining deadline (undefined: none). The returned function withdraws a
+   * waiting call (its caller went away); it does nothing once settled.
+   */
+  acquire(timeoutMs: number | undefined, admission: Admission): () => void {
+    if (this.#eventLoopDelayMs() > this.#options.maxEventLoopDelayMs) return this.#refuseNow(admission, "event-loop");
+    if (this.#inFlight < this.#limit.limit && this.#queued === 0) {
+      this.#inFlight++;
+      this.#observer.onAdmit?.(0);
+      admission.admit(this.#releaser(this.#clock()));
+      return noop;
+    }
+    if (this.#queued >= this.#options.maxQueue) return this.#refuseNow(admission, "queue-full");
+    const budgetMs = Math.min(this.#options.maxQueueWaitMs, (timeoutMs ?? Infinity) * DEADLINE_SHARE_FOR_QUEUE);
+    const expectedWaitMs = this.#expectedWaitMs(this.#queued + 1);
+    if (expectedWaitMs > budgetMs) return this.#refuseNow(admission, "deadline");
+
+    const now = this.#clock();
+    const waiter: Waiter = {
+      admission,
+      enqueuedAt: now,
+      expiresAt: now + budgetMs,
+      expectedAt: now + expectedWaitMs,
+      settled: false,
+    };
+    this.#queue.push(waiter);
+    this.#queued++;
+    this.#startSweeper();
+    return () => {
+      if (waiter.settled) return;
+      waiter.settled = true;
+      this.#queued--;
+    };
+  }
+
+  /**
+   * sweep refuses the waiters whose budget has run out. A timer runs it
+   * while calls wait; specs with a hand-driven clock call it themselves.
+   */
+  sweep(): void {
+    const now = this.#clock();
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const waiter = this.#queue[i]!;
+      if (waiter.settled || waiter.expiresAt > now) continue;
+      waiter.settled = true;
+      this.#queued--;
+      this.#observer.onShed?.("queue-timeout");
+      waiter.admission.refuse("queue-timeout");
+    }
+    this.#compact();
+  }
+
+  // The expected wait of the call at `position` in the queue. Before any
+  // call has finished nothing is known: only a queue as long as the limit is
+  // allowed, a conservative start for a cold process.
+  #expectedWaitMs(position: number): number {
+    const limit = this.#limit.limit;
+    if (this.#latencyMs === 0) return position <= limit ? 0 : Infinity;
+    return (position * this.#latencyMs) / limit;
+  }
+
+  #refuseNow(admission: Admission, reason: ShedReason): () => void {
+    this.#observer.onShed?.(reason);
+    admission.refuse(reason);
+    return noop;
+  }
+
+  #releaser(admittedAt: number): Release {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const latencyMs = this.#clock() - admittedAt;
+      this.#latencyMs =
+        this.#latencyMs === 0 ? latencyMs : this.#latencyMs + LATENCY_EWMA_WEIGHT * (latencyMs - this.#latencyMs);
+      this.#limit.onSample(latencyMs, this.#inFlight);
+      this.#inFlight--;
+      this.#admitWaiting();
+    };
+  }
+
+  #admitWaiting(): void {
+    while (this.#queued > 0 && this.#inFlight < this.#limit.limit) {
+      const waiter = this.#next();
+      if (waiter === undefined) return;
+      waiter.settled = true;
+      this.#queued--;
+      this.#inFlight++;
+      const now = this.#clock();
+      this.#observer.onAdmit?.(now - waiter.enqueuedAt);
+      waiter.admission.admit(this.#releaser(now));
+    }
+    this.#compact();
+  }
+
+  /** #next is the oldest live waiter, or the newest when the oldest is far behind its estimate. */
+  #next(): Waiter | undefined {
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.settled) this.#head++;
+    const oldest = this.#queue[this.#head];
+    if (oldest === undefined) return undefined;
+    const now = this.#clock();
+    const behind = now - oldest.enqueuedAt > 2 * Math.max(oldest.expectedAt - oldest.enqueuedAt, 1);
+    if (!behind) return oldest;
+    while (this.#queue.length > this.#head) {
+      const newest = this.#queue.pop()!;
+      if (!newest.settled) return newest;
+    }
+    return undefined;
+  }
+
+  #compact(): void {
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.settled) this.#head++;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #startSweeper(): void {
+    if (!this.#sweepTimer || this.#sweeper !== undefined) return;
+    this.#sweeper = setInterval(() => {
+      this.sweep();
+      if (this.#queued === 0) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+      }
+    }, SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
+  }
+}
+
+function noop(): void {}
+
+/**
+ * defaultAdmissionOptions derives the limits from the pool size. The limit
+ * starts at the pool size (every connection busy, nothing more, while the
+ * process is cold) and may grow to 8 calls per connection, where a call
+ * spends its time parsing and encoding rather than in PostgreSQL. The queue
+ * is deep (4,000 per connection): callers' deadlines, not its length, decide
+ * who waits, so 10,000 closed-loop clients with ghz's 20 s deadline queue and
+ * are all served. 10 s bounds the wait of calls that carry no deadline.
+ */
+export function defaultAdmissionOptions(poolSize: number): AdmissionOptions {
+  return {
+    initialConcurrency: poolSize,
+    minConcurrency: Math.max(1, Math.floor(poolSize / 2)),
+    maxConcurrency: poolSize * 8,
+    maxQueue: poolSize * 4_000,
+    maxQueueWaitMs: 10_000,
+    maxEventLoopDelayMs: 200,
+  };
+}
