@@ -23,7 +23,6 @@ export function connectRules(
   const requestGate = async (context: HandlerContext) => {
     const call = pipeline.begin(refOf(context.service.typeName, context.method.name), context.requestHeader, context.signal);
     context.values.set(callKey, call);
-    context.responseHeader.set(REQUEST_ID_HEADER, call.requestId);
     try {
       await pipeline.authenticate(call);
     } catch (error) {
@@ -37,6 +36,8 @@ export function connectRules(
     try {
       pipeline.authorize(call, request.stream ? undefined : request.message);
       const response = await next(request);
+      // On failure the id travels with the error's metadata instead.
+      response.header.set(REQUEST_ID_HEADER, call.requestId);
       if (!response.stream) {
         pipeline.succeed(call);
         return response;

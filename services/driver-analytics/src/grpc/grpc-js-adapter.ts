@@ -216,7 +216,9 @@ function decoded(request: unknown): unknown {
 }
 
 async function* decodedStream(call: grpc.ServerDuplexStream<unknown, unknown>): AsyncIterable<unknown> {
-  for await (const message of call) yield decoded(message);
+  // Not `for await (... of call)`: that destroys the duplex when the requests
+  // end, and with it the response side before the status is sent.
+  for await (const message of call.iterator({ destroyOnReturn: false })) yield decoded(message);
 }
 
 function headersOf(metadata: grpc.Metadata): Headers {

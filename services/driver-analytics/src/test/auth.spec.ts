@@ -21,6 +21,7 @@ import * as grpc from "@grpc/grpc-js";
 import { SignJWT, base64url, generateKeyPair } from "jose";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GRPC_SERVER_KINDS } from "../config.js";
 import { ACCESS_POLICY, type AccessRule } from "../auth/access-policy.js";
 import { connectRules } from "../connect/connect-rules.js";
 import { bearerToken, createCallPipeline, type CallMetrics } from "../core/call-pipeline.js";
@@ -81,7 +82,8 @@ function unsignedToken(payload: object): string {
   return `${part({ alg: "none", typ: "JWT" })}.${part(payload)}.`;
 }
 
-describe("authentication and authorization over real clients", () => {
+// gRPC served by each framework (Connect and gRPC-Web are connect-node's either way).
+describe.each(GRPC_SERVER_KINDS)("authentication and authorization over real clients (gRPC on %s)", (grpcServer) => {
   let t: TestServer;
   let driver1: string;
   let driver2: string;
@@ -100,7 +102,7 @@ describe("authentication and authorization over real clients", () => {
   const grpcJsWith = (token: string) => ({ metadata: { authorization: `Bearer ${token}` } });
 
   beforeAll(async () => {
-    t = await startTestServer();
+    t = await startTestServer({ grpcServer });
     anonymousGrpcJs = createGrpcJsClient(`127.0.0.1:${t.port}`);
     await insertFixtures(t.testDb.connectionString, {
       drivers: [{ id: 1n }, { id: 2n }],

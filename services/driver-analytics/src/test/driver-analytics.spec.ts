@@ -13,6 +13,7 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GRPC_SERVER_KINDS } from "../config.js";
 import { createServer } from "../server.js";
 import { codeOf, startTestServer, type TestServer } from "../testing/harness.js";
 import { bearer, serviceToken, testVerifier } from "../testing/test-auth.js";
@@ -29,12 +30,13 @@ function ts(micros: bigint) {
 }
 
 
-describe("DriverAnalytics over real clients", () => {
+// gRPC served by each framework (Connect and gRPC-Web are connect-node's either way).
+describe.each(GRPC_SERVER_KINDS)("DriverAnalytics over real clients (gRPC on %s)", (grpcServer) => {
   let t: TestServer;
   const tripsOfDriver1: FixtureTrip[] = [];
 
   beforeAll(async () => {
-    t = await startTestServer();
+    t = await startTestServer({ grpcServer });
     // Driver 1: 120 trips, 30 of them sharing one completion instant.
     for (let i = 0n; i < 120n; i++) {
       tripsOfDriver1.push({

@@ -144,7 +144,7 @@ describe("overload", () => {
     expect(heapGrowthMb).toBeLessThan(10);
 
     // Nothing in flight afterwards: admission, pool, and PostgreSQL.
-    expect(t.server.admission.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+    await expect.poll(() => t.server.admission.stats()).toMatchObject({ inFlight: 0, queued: 0 });
     expect(t.db.poolStats().waiting).toBe(0);
     const monitor = await openSession(t.testDb.connectionString);
     try {
