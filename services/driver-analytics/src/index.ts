@@ -7,3 +7,8 @@ export { loadConfig, ConfigError } from "./config.js";
 export type { Config } from "./config.js";
 export { STRATEGIES } from "./handlers/analytics-queries.js";
 export type { Strategy } from "./handlers/analytics-queries.js";
+// The pieces the benchmark's bare servers reuse, so they run the very same handlers.
+export { createAnalyticsQueries } from "./handlers/analytics-queries.js";
+export { createDriverAnalyticsService } from "./handlers/driver-analytics-service.js";
+export { PageTokenCodec } from "./handlers/page-token.js";
+export { grpcMethodDefinition } from "./grpc/grpc-js-adapter.js";

@@ -20,6 +20,9 @@ import {
 } from "@driver-analytics/db";
 import { formatHtml } from "@driver-analytics/load";
 import { SignJWT } from "jose";
+import { BASELINE_COMMIT, buildBaseline } from "./baseline.js";
+import { FULL_CPU_PLAN, QUICK_CPU_PLAN, renderCpuRows, runCpuRows } from "./cpu-section.js";
+import { FULL_OVERLOAD_PLAN, QUICK_OVERLOAD_PLAN, renderOverload, runOverload } from "./overload-section.js";
 import { BENCH_DATA_DIR, openDataset, type Dataset } from "./dataset.js";
 import { errorPercent, fmtMs, p50, p99, ratio, resultTable, type MachineInfo } from "./markdown.js";
 import { runScenario, type ScenarioResult } from "./run-scenario.js";
@@ -27,6 +30,7 @@ import { connectionsFor, FULL_PLAN, QUICK_PLAN, type BenchPlan, type Strategy } 
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+const BARE_SERVER = fileURLToPath(new URL("./bare-server.js", import.meta.url));
 const ISSUER = "driver-analytics-bench";
 const AUDIENCE = "driver-analytics";
 const GET_STATS = "driveranalytics.v1.DriverAnalytics.GetStats";
@@ -209,6 +213,57 @@ async function main(): Promise<void> {
       ]),
     );
 
+    // The strategies' servers are done: the sections below start their own, one at a time.
+    for (const server of Object.values(servers)) await server.stop();
+    const rollupEnv = { ...baseEnv, STRATEGY: "rollup" };
+    const baseline = await buildBaseline(BASELINE_COMMIT, log);
+    const baselineTarget =
+      "main" in baseline
+        ? { name: `baseline ${BASELINE_COMMIT}`, start: () => startServerProcess(rollupEnv, [baseline.main]) }
+        : undefined;
+    if ("error" in baseline) log(`  ${baseline.error}`);
+    const full = { name: "this commit, gRPC on grpc-js", start: () => startServerProcess(rollupEnv) };
+    const fullConnect = {
+      name: "this commit, gRPC on connect-node",
+      start: () => startServerProcess({ ...rollupEnv, GRPC_SERVER: "connect" }),
+    };
+    const bare = (kind: "connect" | "grpc-js") => ({
+      name: `bare ${kind === "connect" ? "connect-node" : "grpc-js"}`,
+      start: () => startServerProcess(rollupEnv, [BARE_SERVER, kind]),
+    });
+
+    log("7. per-call CPU: bare frameworks, the full service on each, the baseline");
+    const cpuPlan = { ...(quick ? QUICK_CPU_PLAN : FULL_CPU_PLAN), drivers: plan.dataset.drivers };
+    const cpuRows = await runCpuRows(
+      [bare("grpc-js"), bare("connect"), full, fullConnect, ...(baselineTarget ? [baselineTarget] : [])],
+      cpuPlan,
+      token,
+      log,
+    );
+
+    log("8. overload without collapse: open loop, this commit and the baseline");
+    const overloadPlan = { ...(quick ? QUICK_OVERLOAD_PLAN : FULL_OVERLOAD_PLAN), drivers: plan.dataset.drivers };
+    const overloadResults = [];
+    for (const target of [full, ...(baselineTarget ? [baselineTarget] : [])]) {
+      overloadResults.push(await runOverload(target, overloadPlan, token, log));
+    }
+    const extra = [
+      "",
+      "## 8. CPU per call: the service against its frameworks' floor",
+      "",
+      ...("error" in baseline ? [`(${baseline.error})`, ""] : []),
+      ...renderCpuRows(cpuRows, cpuPlan, {
+        full: full.name,
+        fullConnect: fullConnect.name,
+        ...(baselineTarget ? { baseline: baselineTarget.name } : {}),
+      }),
+      "",
+      "## 9. Overload without collapse: open-loop load above capacity",
+      "",
+      ...renderOverload(overloadResults, overloadPlan),
+      "",
+    ];
+
     const plans = await explainQueries(dataset, plan);
 
     const machine: MachineInfo = {
@@ -219,7 +274,7 @@ async function main(): Promise<void> {
       os: `${os.type()} ${os.release()}`,
     };
     const markdown = renderMarkdown({ plan, quick, command, machine, dataset, results, ceiling, overload, writes, plans, reportsDir, outFile, totalMs: performance.now() - started });
-    await writeFile(outFile, markdown);
+    await writeFile(outFile, markdown + extra.join("\n"));
     log(`wrote ${outFile} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
   } finally {
     for (const server of Object.values(servers)) await server.stop();

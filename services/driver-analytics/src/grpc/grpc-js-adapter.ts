@@ -47,7 +47,7 @@ export function createGrpcJsStreamHandler(
     const implementation: grpc.UntypedServiceImplementation = {};
     for (const method of desc.methods) {
       const ref = refs.get(`${desc.typeName}/${method.name}`)!;
-      definition[method.localName] = methodDefinition(desc, method);
+      definition[method.localName] = grpcMethodDefinition(desc, method);
       const fn = (impl as Record<string, unknown>)[method.localName];
       if (typeof fn !== "function") continue;
       implementation[method.localName] = grpcHandler(pipeline, ref, method, fn.bind(impl) as ImplFn);
@@ -73,7 +73,8 @@ export function isGrpcContentType(contentType: string | undefined): boolean {
 // INVALID_ARGUMENT (grpc-js itself would answer INTERNAL).
 class UndecodableRequest {}
 
-function methodDefinition(service: DescService, method: DescMethod): grpc.MethodDefinition<unknown, unknown> {
+/** grpcMethodDefinition: grpc-js's view of a protobuf-es method, undecodable requests kept for the handler to refuse. */
+export function grpcMethodDefinition(service: DescService, method: DescMethod): grpc.MethodDefinition<unknown, unknown> {
   const decode = (schema: DescMessage) => (bytes: Buffer) => {
     try {
       return fromBinary(schema, bytes);

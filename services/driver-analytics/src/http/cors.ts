@@ -32,6 +32,8 @@ export function withCors(handler: NodeHandlerFn, allowedOrigins: readonly string
     maxAge: 7200,
   });
   return (req, res) => {
+    // Only browsers send Origin: every other caller skips the middleware.
+    if (req.headers.origin === undefined) return handler(req, res);
     middleware(req as http.IncomingMessage, res as http.ServerResponse, (error?: unknown) => {
       if (error !== undefined) {
         res.statusCode = 500;

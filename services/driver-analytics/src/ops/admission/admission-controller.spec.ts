@@ -196,3 +196,28 @@ describe("AdaptiveConcurrencyLimit", () => {
     expect(limit.minRttMs).toBe(5);
   });
 });
+
+describe("AdmissionController's drain rate", () => {
+  it("trusts the rate the queue drained at while saturated over the latency average, so one slow call does not refuse those who would be served", () => {
+    const { clock, acquire } = harness({ maxConcurrency: 1, initialConcurrency: 1 });
+    for (let i = 0; i < 5; i++) {
+      const one = acquire();
+      clock.advance(10);
+      one.release!();
+    }
+    // Saturated for a second: 10 ms calls, two always waiting.
+    let running = acquire();
+    let waiting = [acquire(), acquire()];
+    for (let i = 0; i < 100; i++) {
+      clock.advance(10);
+      running.release!();
+      running = waiting.find((o) => o.release !== undefined)!;
+      waiting = [...waiting.filter((o) => o !== running), acquire()];
+    }
+    // One call hangs for 2 s: the latency average jumps, the measured rate stands.
+    clock.advance(2_000);
+    running.release!();
+    // Position ~3 at 100/s is ~30 ms away: a 200 ms deadline (80 ms budget) still queues.
+    expect(acquire(200).refused).toBeUndefined();
+  });
+});

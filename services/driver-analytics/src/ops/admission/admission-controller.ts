@@ -55,13 +55,23 @@ interface Waiter {
   settled: boolean;
 }
 
-// A queued call may wait this share of its deadline: the rest is for running
-// it and for the trip back, so an admitted call ends well inside its
-// deadline (under half of it) instead of timing out after waiting.
-const DEADLINE_SHARE_FOR_QUEUE = 0.4;
+// A call is queued only if it is expected to be admitted within this share
+// of its deadline; it gives up (refused, queue-timeout) only past a larger
+// share, less its expected running time, so an estimate that was a little
+// optimistic still serves it, and an admitted call ends inside half its
+// deadline instead of timing out after waiting.
+const DEADLINE_SHARE_TO_QUEUE = 0.4;
+const DEADLINE_SHARE_TO_WAIT = 0.5;
 // Weight of the newest call in the latency average.
 const LATENCY_EWMA_WEIGHT = 0.1;
 const SWEEP_INTERVAL_MS = 25;
+// The queue's drain rate is also measured directly, over windows in which
+// calls waited the whole time (so it is capacity, not demand). The median of
+// the last few seconds' windows is trusted over the latency average, which
+// one slow call or a GC pause moves by seconds: that refused callers who
+// would have been served (a refused closed-loop caller is an error).
+const RATE_WINDOW_MS = 250;
+const RATE_MEMORY_MS = 5_000;
 
 export interface AdmissionDeps {
   clock?: Clock;
@@ -81,8 +91,10 @@ export interface AdmissionDeps {
  *   overrun while its JIT warms up.
  * - A call that cannot run now waits only if the queue can admit it within
  *   its budget: a share of its deadline, at most maxQueueWaitMs. The expected
- *   wait is its position over the drain rate (limit / mean latency, Little's
- *   law over the calls in flight). Otherwise it is refused on arrival, in
+ *   wait is its position over the drain rate: the median rate the queue was
+ *   measured to drain at over the last seconds, or, until that is known,
+ *   limit / mean latency (Little's law over the calls in flight). Otherwise
+ *   it is refused on arrival, in
  *   microseconds, so refusal costs an order of magnitude less than service
  *   and goodput holds at capacity however much more is offered.
  * - The queue is FIFO while the estimate holds. When its oldest call has
@@ -110,6 +122,10 @@ export class AdmissionController {
   #queued = 0;
   #latencyMs = 0;
   #sweeper: NodeJS.Timeout | undefined;
+  #windowStart = 0;
+  #windowCompletions = 0;
+  #windowSaturated = false;
+  #saturatedRates: { at: number; perMs: number }[] = [];
 
   constructor(options: AdmissionOptions, deps: AdmissionDeps = {}) {
     if (options.maxConcurrency < 1) throw new RangeError("maxConcurrency must be at least 1");
@@ -154,15 +170,20 @@ export class AdmissionController {
       return noop;
     }
     if (this.#queued >= this.#options.maxQueue) return this.#refuseNow(admission, "queue-full");
-    const budgetMs = Math.min(this.#options.maxQueueWaitMs, (timeoutMs ?? Infinity) * DEADLINE_SHARE_FOR_QUEUE);
+    const deadlineMs = timeoutMs ?? Infinity;
+    const budgetMs = Math.min(this.#options.maxQueueWaitMs, deadlineMs * DEADLINE_SHARE_TO_QUEUE);
     const expectedWaitMs = this.#expectedWaitMs(this.#queued + 1);
     if (expectedWaitMs > budgetMs) return this.#refuseNow(admission, "deadline");
+    const patienceMs = Math.max(
+      budgetMs,
+      Math.min(this.#options.maxQueueWaitMs, deadlineMs * DEADLINE_SHARE_TO_WAIT - this.#latencyMs),
+    );
 
     const now = this.#clock();
     const waiter: Waiter = {
       admission,
       enqueuedAt: now,
-      expiresAt: now + budgetMs,
+      expiresAt: now + patienceMs,
       expectedAt: now + expectedWaitMs,
       settled: false,
     };
@@ -199,7 +220,23 @@ export class AdmissionController {
   #expectedWaitMs(position: number): number {
     const limit = this.#limit.limit;
     if (this.#latencyMs === 0) return position <= limit ? 0 : Infinity;
-    return (position * this.#latencyMs) / limit;
+    const now = this.#clock();
+    while (this.#saturatedRates.length > 0 && now - this.#saturatedRates[0]!.at > RATE_MEMORY_MS) this.#saturatedRates.shift();
+    const rates = this.#saturatedRates.map((r) => r.perMs).sort((a, b) => a - b);
+    const perMs = rates.length >= 3 ? rates[Math.floor(rates.length / 2)]! : limit / this.#latencyMs;
+    return position / perMs;
+  }
+
+  #countCompletion(now: number): void {
+    this.#windowCompletions++;
+    const elapsed = now - this.#windowStart;
+    if (elapsed < RATE_WINDOW_MS) return;
+    if (this.#windowSaturated && this.#queued > 0) {
+      this.#saturatedRates.push({ at: now, perMs: this.#windowCompletions / elapsed });
+    }
+    this.#windowStart = now;
+    this.#windowCompletions = 0;
+    this.#windowSaturated = this.#queued > 0;
   }
 
   #refuseNow(admission: Admission, reason: ShedReason): () => void {
@@ -213,10 +250,12 @@ export class AdmissionController {
     return () => {
       if (released) return;
       released = true;
-      const latencyMs = this.#clock() - admittedAt;
+      const now = this.#clock();
+      const latencyMs = now - admittedAt;
       this.#latencyMs =
         this.#latencyMs === 0 ? latencyMs : this.#latencyMs + LATENCY_EWMA_WEIGHT * (latencyMs - this.#latencyMs);
       this.#limit.onSample(latencyMs, this.#inFlight);
+      this.#countCompletion(now);
       this.#inFlight--;
       this.#admitWaiting();
     };

@@ -1,0 +1,170 @@
+import { create, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { DriverAnalytics, GetStatsRequestSchema, ListTripsRequestSchema } from "@driver-analytics/proto";
+import * as grpc from "@grpc/grpc-js";
+
+/** OpenLoopWorkload: what each call asks for. */
+export type OpenLoopWorkload = "stats" | "mixed";
+
+export interface OpenLoopOptions {
+  /** host:port */
+  address: string;
+  token: string;
+  connections: number;
+  /** Calls per second to start, as a function of the time since the run began (a step for recovery). */
+  rate: (elapsedMs: number) => number;
+  durationMs: number;
+  deadlineMs: number;
+  workload: OpenLoopWorkload;
+  drivers: number;
+  /** Retry a refused (UNAVAILABLE) call once, after the pushback the server advised. */
+  retryRefused?: boolean;
+}
+
+/** CallRecord: one offered call, by its intended start (open loop: no coordinated omission). */
+export interface CallRecord {
+  /** When the schedule said to start it, ms since the run began. */
+  startMs: number;
+  /** From the intended start to the final answer (after the retry, if any). */
+  latencyMs: number;
+  /** gRPC status code of the final answer. */
+  code: number;
+  retried: boolean;
+}
+
+const TICK_MS = 2;
+
+/**
+ * runOpenLoop offers calls at a fixed schedule whatever the server does, as
+ * real traffic does (a closed-loop client slows down with the server and
+ * hides its collapse). Latency runs from each call's scheduled start, so a
+ * client that fell behind its schedule does not flatter the server.
+ */
+export async function runOpenLoop(options: OpenLoopOptions): Promise<CallRecord[]> {
+  const clients = Array.from(
+    { length: options.connections },
+    () =>
+      new grpc.Client(options.address, grpc.credentials.createInsecure(), {
+        "grpc.use_local_subchannel_pool": 1,
+        "grpc.max_concurrent_streams": 1_000_000,
+      }),
+  );
+  await Promise.all(clients.map((c) => new Promise<void>((resolve, reject) => c.waitForReady(Date.now() + 10_000, (e) => (e ? reject(e) : resolve())))));
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", `Bearer ${options.token}`);
+  const records: CallRecord[] = [];
+  const pending = new Set<Promise<void>>();
+  const begin = performance.now();
+  let sent = 0;
+  let due = 0;
+  let lastTick = 0;
+
+  const callOnce = (n: number): Promise<{ code: number; pushbackMs: number | undefined }> => {
+    const client = clients[n % clients.length]!;
+    const driverId = BigInt(1 + (n % options.drivers));
+    const listing = options.workload === "mixed" && n % 2 === 1;
+    const [path, schema, message] = listing
+      ? ["ListTrips", ListTripsRequestSchema, create(ListTripsRequestSchema, { driverId, pageSize: 50 })]
+      : ["GetStats", GetStatsRequestSchema, create(GetStatsRequestSchema, { driverId })];
+    return new Promise((resolve) => {
+      client.makeUnaryRequest(
+        `/${DriverAnalytics.typeName}/${path}`,
+        (m: unknown) => Buffer.from(toBinary(schema as DescMessage, m as never)),
+        (b: Buffer) => b,
+        message,
+        metadata,
+        { deadline: Date.now() + options.deadlineMs },
+        (error) => {
+          if (!error) return resolve({ code: 0, pushbackMs: undefined });
+          const pushback = error.metadata?.get("grpc-retry-pushback-ms")[0];
+          resolve({ code: error.code, pushbackMs: pushback === undefined ? undefined : Number(pushback) });
+        },
+      );
+    });
+  };
+
+  const offer = (n: number, startMs: number) => {
+    const run = (async () => {
+      let outcome = await callOnce(n);
+      let retried = false;
+      if (options.retryRefused && outcome.code === grpc.status.UNAVAILABLE && outcome.pushbackMs !== undefined) {
+        retried = true;
+        await new Promise((resolve) => setTimeout(resolve, outcome.pushbackMs));
+        outcome = await callOnce(n);
+      }
+      records.push({ startMs, latencyMs: performance.now() - begin - startMs, code: outcome.code, retried });
+    })();
+    pending.add(run);
+    void run.finally(() => pending.delete(run));
+  };
+
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - begin;
+      const end = Math.min(elapsed, options.durationMs);
+      // Integrate the rate over the time since the last tick.
+      due += (options.rate(lastTick) * (end - lastTick)) / 1000;
+      lastTick = end;
+      while (sent < Math.floor(due)) {
+        // Scheduled start: spread the tick's calls over the tick they belong to.
+        const startMs = end - ((Math.floor(due) - sent - 1) * TICK_MS) / Math.max(1, Math.floor(due) - sent);
+        offer(sent, startMs);
+        sent++;
+      }
+      if (elapsed >= options.durationMs) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, TICK_MS);
+  });
+  await Promise.all(pending);
+  for (const c of clients) c.close();
+  return records;
+}
+
+/** OpenLoopSummary: what the issue's tables report for one run. */
+export interface OpenLoopSummary {
+  offered: number;
+  offeredPerSecond: number;
+  okPerSecond: number;
+  okShare: number;
+  admittedP50Ms: number;
+  admittedP99Ms: number;
+  refusedShare: number;
+  refusedP50Ms: number;
+  refusedP99Ms: number;
+  deadlineShare: number;
+  otherShare: number;
+}
+
+const UNAVAILABLE = grpc.status.UNAVAILABLE;
+const DEADLINE_EXCEEDED = grpc.status.DEADLINE_EXCEEDED;
+
+/** summarize: records whose scheduled start lies in [fromMs, toMs). */
+export function summarize(records: readonly CallRecord[], fromMs = 0, toMs = Infinity): OpenLoopSummary {
+  const inWindow = records.filter((r) => r.startMs >= fromMs && r.startMs < toMs);
+  const spanS = (Math.min(toMs, Math.max(...inWindow.map((r) => r.startMs), fromMs)) - fromMs) / 1000 || 1;
+  const ok = inWindow.filter((r) => r.code === 0);
+  const refused = inWindow.filter((r) => r.code === UNAVAILABLE);
+  const deadline = inWindow.filter((r) => r.code === DEADLINE_EXCEEDED);
+  const n = inWindow.length || 1;
+  return {
+    offered: inWindow.length,
+    offeredPerSecond: inWindow.length / spanS,
+    okPerSecond: ok.length / spanS,
+    okShare: ok.length / n,
+    admittedP50Ms: rank(ok.map((r) => r.latencyMs), 50),
+    admittedP99Ms: rank(ok.map((r) => r.latencyMs), 99),
+    refusedShare: refused.length / n,
+    refusedP50Ms: rank(refused.map((r) => r.latencyMs), 50),
+    refusedP99Ms: rank(refused.map((r) => r.latencyMs), 99),
+    deadlineShare: deadline.length / n,
+    otherShare: (inWindow.length - ok.length - refused.length - deadline.length) / n,
+  };
+}
+
+/** rank: the nearest-rank percentile (NaN for no values). */
+function rank(values: number[], percentage: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((percentage / 100) * sorted.length) - 1)]!;
+}

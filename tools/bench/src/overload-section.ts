@@ -1,0 +1,213 @@
+import { runLoad, type LoadOptions, type Report } from "@driver-analytics/load";
+import { cpuSplit, sampleCpu } from "./cpu.js";
+import { runOpenLoop, summarize, type OpenLoopSummary, type OpenLoopWorkload } from "./open-loop.js";
+import type { ServerProcess } from "./server-process.js";
+
+/** OverloadPlan: the sizes of issue 15's proof; --quick shrinks only durations. */
+export interface OverloadPlan {
+  measureMs: number;
+  levels: number[];
+  deadlineMs: number;
+  connections: number;
+  closedLoopClients: number;
+  drivers: number;
+}
+
+export const FULL_OVERLOAD_PLAN: Omit<OverloadPlan, "drivers"> = {
+  measureMs: 10_000,
+  levels: [0.8, 1.5, 2, 4],
+  deadlineMs: 2_000,
+  connections: 16,
+  closedLoopClients: 10_000,
+};
+
+export const QUICK_OVERLOAD_PLAN: Omit<OverloadPlan, "drivers"> = {
+  measureMs: 1_500,
+  levels: [0.8, 2, 4],
+  deadlineMs: 2_000,
+  connections: 4,
+  closedLoopClients: 500,
+};
+
+/** ServerUnderTest: a name for the tables and how to start it. */
+export interface ServerUnderTest {
+  name: string;
+  start: () => Promise<ServerProcess>;
+}
+
+interface LevelRow {
+  workload: OpenLoopWorkload;
+  level: string;
+  capacity: number;
+  summary: OpenLoopSummary;
+}
+
+export interface OverloadResult {
+  server: string;
+  capacity: Record<OpenLoopWorkload, number>;
+  rows: LevelRow[];
+  coldStart: OpenLoopSummary;
+  recoveryFirst: OpenLoopSummary;
+  recoverySecond: OpenLoopSummary;
+  retryStorm: OpenLoopSummary;
+  closedLoop: Report;
+  serverCpuPerCallUs: Record<string, number>;
+}
+
+/**
+ * runOverload is issue 15's proof for one server: its closed-loop capacity,
+ * then open-loop load at multiples of it (GetStats and mixed), a retry storm,
+ * recovery from 4x, 10,000 closed-loop clients, and a cold start at 0.8x of
+ * the warm capacity.
+ */
+export async function runOverload(
+  target: ServerUnderTest,
+  plan: OverloadPlan,
+  token: string,
+  log: (line: string) => void,
+): Promise<OverloadResult> {
+  const cpuPerCall: Record<string, number> = {};
+  let server = await target.start();
+  const open = async (label: string, workload: OpenLoopWorkload, rate: (ms: number) => number, durationMs: number, retryRefused = false) => {
+    const before = sampleCpu(server.pid);
+    const started = performance.now();
+    const records = await runOpenLoop({
+      address: server.address,
+      token,
+      connections: plan.connections,
+      rate,
+      durationMs,
+      deadlineMs: plan.deadlineMs,
+      workload,
+      drivers: plan.drivers,
+      retryRefused,
+    });
+    const cpu = cpuSplit(before, sampleCpu(server.pid), (performance.now() - started) * 1000);
+    const s = summarize(records);
+    cpuPerCall[label] = (cpu.serverCores * ((performance.now() - started) / 1000) * 1e6) / Math.max(1, records.length);
+    log(
+      `  ${target.name.padEnd(10)} ${label.padEnd(18)} offered ${Math.round(s.offeredPerSecond)}/s ok ${Math.round(s.okPerSecond)}/s ` +
+        `(${pct(s.okShare)}) refused ${pct(s.refusedShare)} p99 ${fmt(s.refusedP99Ms)} ms, deadline ${pct(s.deadlineShare)}, ` +
+        `admitted p99 ${fmt(s.admittedP99Ms)} ms`,
+    );
+    return records;
+  };
+  try {
+    const closed = (workload: OpenLoopWorkload, concurrency: number, connections: number, durationMs: number) =>
+      runLoad({
+        host: server.address,
+        metadata: { authorization: `Bearer ${token}` },
+        concurrency,
+        connections,
+        durationMs,
+        timeoutMs: 20_000,
+        durationStop: "wait",
+        ...(workload === "stats"
+          ? { call: "driveranalytics.v1.DriverAnalytics.GetStats", data: { driver_id: `{{randomInt 1 ${plan.drivers}}}` } }
+          : { workload: { kind: "mixed", mix: { stats: 50, list: 50 }, drivers: { min: 1, max: plan.drivers }, maxDepth: 1 } }),
+      } as LoadOptions);
+    // Warm the JIT and the pool, then measure capacity as the issue did: 200 in flight over 8 connections.
+    await closed("mixed", 200, 8, Math.min(3_000, plan.measureMs));
+    const capacity = {
+      stats: (await closed("stats", 200, 8, plan.measureMs)).rps,
+      mixed: (await closed("mixed", 200, 8, plan.measureMs)).rps,
+    };
+    log(`  ${target.name.padEnd(10)} capacity (closed loop, 200 in flight): GetStats ${Math.round(capacity.stats)}/s, mixed ${Math.round(capacity.mixed)}/s`);
+    const rows: LevelRow[] = [];
+    for (const workload of ["stats", "mixed"] as const) {
+      for (const level of plan.levels) {
+        const rate = level * capacity[workload];
+        const records = await open(`${workload} ${level}x`, workload, () => rate, plan.measureMs);
+        rows.push({ workload, level: `${level}x`, capacity: capacity[workload], summary: summarize(records) });
+        await pause(1_000);
+      }
+    }
+    const retryStorm = summarize(await open("retry storm 2x", "stats", () => 2 * capacity.stats, plan.measureMs, true));
+    await pause(1_000);
+    const drop = plan.measureMs;
+    const recovery = await open(
+      "recovery 4x->0.8x",
+      "stats",
+      (ms) => (ms < drop ? 4 : 0.8) * capacity.stats,
+      2 * plan.measureMs,
+    );
+    const half = Math.min(5_000, plan.measureMs / 2);
+    const recoveryFirst = summarize(recovery, drop, drop + half);
+    const recoverySecond = summarize(recovery, drop + half, 2 * drop);
+    await pause(1_000);
+    const closedLoop = await closed("mixed", plan.closedLoopClients, plan.connections, plan.measureMs);
+    log(`  ${target.name.padEnd(10)} ${plan.closedLoopClients} closed-loop clients: ${Math.round(closedLoop.rps)}/s, errors ${closedLoop.count - (closedLoop.statusCodeDistribution.OK ?? 0)}`);
+
+    await server.stop();
+    // A rolling deploy: a fresh process gets its full share at once.
+    server = await target.start();
+    const coldStart = summarize(await open("cold start 0.8x", "stats", () => 0.8 * capacity.stats, plan.measureMs));
+    return {
+      server: target.name,
+      capacity,
+      rows,
+      coldStart,
+      recoveryFirst,
+      recoverySecond,
+      retryStorm,
+      closedLoop,
+      serverCpuPerCallUs: cpuPerCall,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** renderOverload: the issue's table, the servers side by side, from one run. */
+export function renderOverload(results: readonly OverloadResult[], plan: OverloadPlan): string[] {
+  const out: string[] = [];
+  out.push(
+    `Open loop (a grpc-js client offering calls on a fixed schedule, ${plan.connections} connections, ${plan.deadlineMs / 1000} s deadline, ` +
+      `${plan.measureMs / 1000} s per row; latency from each call's scheduled start). Capacity: the same server's closed-loop rate at 200 in flight over 8 connections, measured in this run.`,
+  );
+  out.push("");
+  out.push("| server | workload | offered | offered/s | goodput/s | goodput / capacity | OK | admitted p50 / p99 ms | refused | refusal p50 / p99 ms | DEADLINE_EXCEEDED | other |");
+  out.push("|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const r of results) {
+    for (const row of r.rows) out.push(levelLine(r.server, row.workload, `${row.level} of ${Math.round(row.capacity)}/s`, row.summary, row.capacity));
+    out.push(levelLine(r.server, "stats", "retry storm: 2x, refused calls retried once after their pushback", r.retryStorm, r.capacity.stats));
+    out.push(levelLine(r.server, "stats", "recovery: first 5 s at 0.8x after 4x", r.recoveryFirst, r.capacity.stats));
+    out.push(levelLine(r.server, "stats", "recovery: next 5 s at 0.8x", r.recoverySecond, r.capacity.stats));
+    out.push(levelLine(r.server, "stats", "cold start: 0.8x of warm capacity from the first second", r.coldStart, r.capacity.stats));
+  }
+  out.push("");
+  out.push(`${plan.closedLoopClients.toLocaleString("en-US")} closed-loop clients (mixed, ${plan.connections} connections, 20 s deadline):`);
+  out.push("");
+  out.push("| server | calls/s | OK | errors | p50 ms | p99 ms |");
+  out.push("|---|---|---|---|---|---|");
+  for (const r of results) {
+    const errors = r.closedLoop.count - (r.closedLoop.statusCodeDistribution.OK ?? 0);
+    const p = (q: number) => fmt((r.closedLoop.latencyDistribution.find((l) => l.percentage === q)?.latency ?? NaN) / 1e6);
+    out.push(`| ${r.server} | ${Math.round(r.closedLoop.rps)} | ${r.closedLoop.statusCodeDistribution.OK ?? 0} | ${errors} | ${p(50)} | ${p(99)} |`);
+  }
+  out.push("");
+  const perCall = results.map((r) => `${r.server}: ${Object.entries(r.serverCpuPerCallUs).map(([k, v]) => `${k} ${Math.round(v)} µs`).join(", ")}`);
+  out.push(`Server CPU per offered call (served or refused): ${perCall.join("; ")}.`);
+  return out;
+}
+
+function levelLine(server: string, workload: string, label: string, s: OpenLoopSummary, capacity: number): string {
+  return (
+    `| ${server} | ${workload} | ${label} | ${Math.round(s.offeredPerSecond)} | ${Math.round(s.okPerSecond)} | ${(s.okPerSecond / capacity).toFixed(2)} | ` +
+    `${pct(s.okShare)} | ${fmt(s.admittedP50Ms)} / ${fmt(s.admittedP99Ms)} | ${pct(s.refusedShare)} | ${fmt(s.refusedP50Ms)} / ${fmt(s.refusedP99Ms)} | ` +
+    `${pct(s.deadlineShare)} | ${pct(s.otherShare)} |`
+  );
+}
+
+function pct(share: number): string {
+  return `${(100 * share).toFixed(1)}%`;
+}
+
+function fmt(ms: number): string {
+  return Number.isNaN(ms) ? "-" : ms < 10 ? ms.toFixed(1) : Math.round(ms).toString();
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
