@@ -24,7 +24,7 @@ import {
   startDatabaseProbe,
   type DatabaseProbeOptions,
 } from "./ops/health.js";
-import { DEFAULT_MAX_CONCURRENT_STREAMS, Listener } from "./http/listener.js";
+import { DEFAULT_MAX_CONCURRENT_STREAMS, Listener, type ConnectionLimits } from "./http/listener.js";
 import { createServerMetrics } from "./ops/metrics.js";
 import { withOpsEndpoints } from "./http/ops-endpoints.js";
 import { PageTokenCodec } from "./handlers/page-token.js";
@@ -46,6 +46,10 @@ export interface ServerDeps {
   pageTokenKey?: Buffer;
   maxConcurrentStreams?: number;
   sessionMemoryMb?: number;
+  /** Connection cap and time limits on the RPC port; DEFAULT_CONNECTION_LIMITS for whatever is absent. */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /** Serve GET /metrics and /healthz on the RPC port too; default true (main.ts: demo mode only). */
+  opsEndpointsOnRpcPort?: boolean;
   /** Admission control limits; defaultAdmissionOptions(8) when absent. */
   admission?: AdmissionOptions;
   /** How often and how patiently the health probe asks the database. */
@@ -93,6 +97,8 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
     db: deps.db,
     health,
     admission: () => admission,
+    // Scraped only once createServer has returned, when listener exists.
+    connections: () => listener.stats(),
     ...(deps.processMetrics === undefined ? {} : { processMetrics: deps.processMetrics }),
   });
   admission = new AdmissionController(deps.admission ?? defaultAdmissionOptions(8), metrics.onShed);
@@ -126,13 +132,13 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
     compressMinBytes: Number.POSITIVE_INFINITY,
     ...(deps.dashboardDir === undefined ? {} : { fallback: dashboardFiles(deps.dashboardDir) }),
   });
-  const httpHandler = withOpsEndpoints(withCors(handler, deps.corsAllowedOrigins ?? []), {
-    metrics: metrics.registry,
-    health,
-  });
+  const corsHandler = withCors(handler, deps.corsAllowedOrigins ?? []);
+  const httpHandler =
+    (deps.opsEndpointsOnRpcPort ?? true) ? withOpsEndpoints(corsHandler, { metrics: metrics.registry, health }) : corsHandler;
   const listener = new Listener(httpHandler, {
     maxConcurrentStreams: deps.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
     maxSessionMemoryMb: deps.sessionMemoryMb ?? 64,
+    ...(deps.connectionLimits === undefined ? {} : { limits: deps.connectionLimits }),
   });
   const close = async (graceMs: number) => {
     health.shutdown();

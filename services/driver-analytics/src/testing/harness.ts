@@ -12,6 +12,7 @@ import { pino } from "pino";
 import type { Strategy } from "../handlers/analytics-queries.js";
 import type { AdmissionOptions } from "../ops/admission-control.js";
 import type { DatabaseProbeOptions } from "../ops/health.js";
+import type { ConnectionLimits } from "../http/listener.js";
 import { createServer, type DriverAnalyticsServer } from "../server.js";
 import { bearer, serviceToken, testVerifier } from "./test-auth.js";
 
@@ -45,6 +46,7 @@ export interface TestServerOptions {
   healthProbe?: DatabaseProbeOptions;
   dashboardDir?: string;
   corsAllowedOrigins?: readonly string[];
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 /** startTestServer starts the real server on 127.0.0.1:0 over a fresh migrated database. */
@@ -68,6 +70,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.healthProbe === undefined ? {} : { healthProbe: options.healthProbe }),
     ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
     ...(options.corsAllowedOrigins === undefined ? {} : { corsAllowedOrigins: options.corsAllowedOrigins }),
+    ...(options.connectionLimits === undefined ? {} : { connectionLimits: options.connectionLimits }),
   });
   const { port } = await server.listener.listen(0, "127.0.0.1");
   const baseUrl = `http://127.0.0.1:${port}`;
