@@ -106,12 +106,23 @@ interface H1State {
 }
 
 interface H2State {
+  /** The session's own socket (session.socket is a proxy that may not be destroyed). */
+  socket: net.Socket | undefined;
   /** Streams open on the session. */
   streams: number;
   /** The first-bytes deadline until the handshake, then the idle deadline while no stream is open. */
   timer: NodeJS.Timeout | undefined;
   handshaken: boolean;
+  /** Set once GOAWAY is sent: the socket is destroyed GOAWAY_LINGER_MS after the last stream. */
+  goneAway: boolean;
 }
+
+/**
+ * After GOAWAY and its last stream, Node ends the socket and waits for the
+ * client to end its side: a client that never reads would hold it forever.
+ * A client has nothing left to say by then; this is its time to hang up.
+ */
+const GOAWAY_LINGER_MS = 1_000;
 
 /**
  * Listener serves one port for HTTP/2 cleartext (gRPC, and Connect/gRPC-Web
@@ -196,7 +207,11 @@ export class Listener {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
     for (const socket of this.#sniffing) socket.destroy();
-    for (const session of this.#sessions.keys()) session.close();
+    for (const [session, state] of this.#sessions) {
+      // Before the handshake there is nothing to drain.
+      if (state.handshaken) this.#goAway(session, state);
+      else this.#destroySession(session, state);
+    }
     for (const [socket, state] of this.#h1Sockets) if (state.active === 0) socket.destroySoon();
     const drained = Promise.all([closed, this.#sessionsClosed(), this.#h1Closed()]);
     let timer: NodeJS.Timeout | undefined;
@@ -206,7 +221,7 @@ export class Listener {
     const outcome = await Promise.race([drained, grace]);
     clearTimeout(timer);
     if (outcome === "timeout") {
-      for (const session of this.#sessions.keys()) session.destroy();
+      for (const [session, state] of this.#sessions) this.#destroySession(session, state);
       for (const socket of this.#h1Sockets.keys()) socket.destroy();
       await drained;
     }
@@ -270,32 +285,33 @@ export class Listener {
   #trackSession(session: http2.ServerHttp2Session): void {
     const handOff = this.#handingOff;
     this.#handingOff = undefined;
-    const state: H2State = { streams: 0, timer: undefined, handshaken: false };
+    const state: H2State = { socket: handOff?.socket, streams: 0, timer: undefined, handshaken: false, goneAway: false };
     this.#sessions.set(session, state);
     if (handOff !== undefined) {
       // The first-bytes deadline now covers the rest of the preface.
       clearTimeout(handOff.deadline);
       state.timer = setTimeout(() => {
         this.#closed["first-bytes-timeout"]++;
-        session.destroy();
+        this.#destroySession(session, state);
       }, this.#limits.firstBytesTimeoutMs);
     }
     const armIdle = () => {
       clearTimeout(state.timer);
       state.timer = setTimeout(() => {
         this.#closed["idle-timeout"]++;
-        // GOAWAY; with no stream open the session closes at once.
-        session.close();
+        this.#goAway(session, state);
       }, this.#limits.http2IdleTimeoutMs);
     };
     session.once("remoteSettings", () => {
       state.handshaken = true;
-      if (state.streams === 0) armIdle();
+      if (state.streams === 0 && !state.goneAway) armIdle();
     });
     session.on("stream", (stream) => {
-      if (state.streams++ === 0 && state.handshaken) clearTimeout(state.timer);
+      if (state.streams++ === 0) clearTimeout(state.timer);
       stream.once("close", () => {
-        if (--state.streams === 0 && state.handshaken && !session.closed) armIdle();
+        if (--state.streams > 0) return;
+        if (state.goneAway) this.#linger(state);
+        else if (state.handshaken) armIdle();
       });
     });
     session.once("close", () => {
@@ -303,7 +319,27 @@ export class Listener {
       this.#sessions.delete(session);
     });
     // A connection accepted just before close() began: GOAWAY at once.
-    if (this.#closing) session.close();
+    if (this.#closing) this.#goAway(session, state);
+  }
+
+  /** #goAway closes a session gracefully: GOAWAY, its streams finish, then its socket goes. */
+  #goAway(session: http2.ServerHttp2Session, state: H2State): void {
+    if (state.goneAway) return;
+    state.goneAway = true;
+    clearTimeout(state.timer);
+    session.close();
+    if (state.streams === 0) this.#linger(state);
+  }
+
+  #linger(state: H2State): void {
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => state.socket?.destroy(), GOAWAY_LINGER_MS);
+  }
+
+  #destroySession(session: http2.ServerHttp2Session, state: H2State): void {
+    clearTimeout(state.timer);
+    session.destroy();
+    state.socket?.destroy();
   }
 
   #trackH1(socket: net.Socket): void {

@@ -253,6 +253,45 @@ describe("connection limits on the RPC port", () => {
   });
 });
 
+describe("connection limits against clients that stop reading", () => {
+  let t: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestServer({ connectionLimits: LIMITS });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("closes an idle HTTP/2 session whose client never reads: GOAWAY, then the socket a linger later", async () => {
+    const open = () => {
+      const { sniffing, http1, http2 } = t.server.listener.stats().open;
+      return sniffing + http1 + http2;
+    };
+    const before = t.server.listener.stats().closed["idle-timeout"];
+    // The whole preface (magic and an empty SETTINGS frame), then no reads:
+    // the client never sees the server's FIN, so never sends its own.
+    const socket = net.connect(t.port, "127.0.0.1");
+    socket.on("error", () => undefined);
+    socket.pause();
+    await new Promise<void>((resolve) => socket.once("connect", resolve));
+    socket.write(Buffer.concat([Buffer.from(H2_PREFACE, "latin1"), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+    const openedAt = performance.now();
+    try {
+      await expect.poll(() => t.server.listener.stats().open.http2, { timeout: 2_000, interval: 10 }).toBe(1);
+      // The server's socket is gone (1 s linger after GOAWAY, see listener.ts).
+      await expect.poll(open, { timeout: LIMITS.http2IdleTimeoutMs + 1_000 + SLACK_MS, interval: 10 }).toBe(0);
+      const closedMs = performance.now() - openedAt;
+      console.info(`HTTP/2 idle session, client not reading: server closed its socket ${closedMs.toFixed(0)} ms after the preface`);
+      expect(closedMs).toBeGreaterThanOrEqual(LIMITS.http2IdleTimeoutMs + 1_000 - EARLY_MS);
+      expect(t.server.listener.stats().closed["idle-timeout"] - before).toBe(1);
+    } finally {
+      socket.destroy();
+    }
+  });
+});
+
 describe("MAX_CONNECTIONS", () => {
   let t: TestServer;
 
