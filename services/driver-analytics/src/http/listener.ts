@@ -152,7 +152,7 @@ export class Listener {
     "idle-timeout": 0,
   };
   /** The socket being handed to #h2 right now: its session is created synchronously, in emit. */
-  #handingOff: { socket: net.Socket; deadline: NodeJS.Timeout } | undefined;
+  #handingOff: { socket: net.Socket; deadline: NodeJS.Timeout; acceptedAt: number } | undefined;
   #closing = false;
 
   constructor(handler: Handler, options: ListenerOptions) {
@@ -230,6 +230,7 @@ export class Listener {
   /** #route reads a new connection's first bytes until they decide its destination. */
   #route(socket: net.Socket): void {
     this.#sniffing.add(socket);
+    const acceptedAt = performance.now();
     const deadline = setTimeout(() => {
       this.#closed["first-bytes-timeout"]++;
       socket.destroy();
@@ -248,7 +249,7 @@ export class Listener {
       if (destination === undefined) return;
       cleanup();
       socket.unshift(buffered);
-      this.#handOff(socket, destination, deadline);
+      this.#handOff(socket, destination, deadline, acceptedAt);
     };
     const onError = () => socket.destroy();
     const onClose = () => {
@@ -262,9 +263,10 @@ export class Listener {
 
   /**
    * #handOff gives a sniffed socket (its bytes unshifted back) to its server.
-   * deadline is the first-bytes timer: HTTP/2 keeps it until the handshake.
+   * deadline is the first-bytes timer (armed at acceptedAt): HTTP/2 keeps it
+   * until the handshake.
    */
-  #handOff(socket: net.Socket, destination: Destination, deadline: NodeJS.Timeout): void {
+  #handOff(socket: net.Socket, destination: Destination, deadline: NodeJS.Timeout, acceptedAt: number): void {
     switch (destination) {
       case "http1":
         clearTimeout(deadline);
@@ -272,7 +274,7 @@ export class Listener {
         this.#h1.emit("connection", socket);
         return;
       case "http2":
-        this.#handingOff = { socket, deadline };
+        this.#handingOff = { socket, deadline, acceptedAt };
         try {
           this.#h2.emit("connection", socket);
         } finally {
@@ -290,10 +292,14 @@ export class Listener {
     if (handOff !== undefined) {
       // The first-bytes deadline now covers the rest of the preface.
       clearTimeout(handOff.deadline);
-      state.timer = setTimeout(() => {
-        this.#closed["first-bytes-timeout"]++;
-        this.#destroySession(session, state);
-      }, this.#limits.firstBytesTimeoutMs);
+      const left = this.#limits.firstBytesTimeoutMs - (performance.now() - handOff.acceptedAt);
+      state.timer = setTimeout(
+        () => {
+          this.#closed["first-bytes-timeout"]++;
+          this.#destroySession(session, state);
+        },
+        Math.max(0, left),
+      );
     }
     const armIdle = () => {
       clearTimeout(state.timer);
