@@ -162,9 +162,9 @@ export class Listener {
       handler,
     );
     this.#h2.on("session", (session) => this.#trackSession(session));
-    this.#h1 = http.createServer(
-      { keepAliveTimeout: this.#limits.http1KeepAliveTimeoutMs, headersTimeout: this.#limits.http1HeadersTimeoutMs },
-      (req, res) => this.#serveH1(handler, req, res),
+    // No headersTimeout here: #h1 never listens, so Node would not arm it (see #armHeadersTimer).
+    this.#h1 = http.createServer({ keepAliveTimeout: this.#limits.http1KeepAliveTimeoutMs }, (req, res) =>
+      this.#serveH1(handler, req, res),
     );
     this.#tcp = net.createServer((socket) => this.#route(socket));
     this.#tcp.maxConnections = this.#limits.maxConnections;

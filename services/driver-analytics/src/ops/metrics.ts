@@ -147,7 +147,7 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
 
   new Gauge({
     name: "driver_analytics_connections",
-    help: "Connections open on the RPC port, by state (sniffing: protocol not known yet), and the cap (MAX_CONNECTIONS).",
+    help: "Connections open on the RPC port, by state (sniffing: protocol or HTTP/2 handshake not done yet), and the cap (MAX_CONNECTIONS).",
     labelNames: ["state"],
     registers: [registry],
     collect() {
