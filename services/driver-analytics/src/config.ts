@@ -1,12 +1,13 @@
+import { readFileSync } from "node:fs";
 import os from "node:os";
+import { defaultAdmissionOptions, type AdmissionOptions } from "./ops/admission/admission-controller.js";
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_MAX_CONCURRENT_STREAMS, type ConnectionLimits } from "./http/listener.js";
+import { STRATEGIES, type Strategy } from "./handlers/analytics-queries.js";
+import { readAuthConfig, type AuthConfig } from "./auth/auth-config.js";
 
 /** GrpcServerKind: the framework that serves gRPC (Connect and gRPC-Web are always connect-node's). */
 export type GrpcServerKind = "grpc-js" | "connect";
 export const GRPC_SERVER_KINDS: readonly GrpcServerKind[] = ["grpc-js", "connect"];
-import { defaultAdmissionOptions, type AdmissionOptions } from "./ops/admission/admission-controller.js";
-import { DEFAULT_MAX_CONCURRENT_STREAMS } from "./http/listener.js";
-import { STRATEGIES, type Strategy } from "./handlers/analytics-queries.js";
-import { readAuthConfig, type AuthConfig } from "./auth/auth-config.js";
 
 /** Config is everything the server reads from its environment, validated. */
 export interface Config {
@@ -25,6 +26,14 @@ export interface Config {
   pageTokenSecret: string | undefined;
   logLevel: string;
   shutdownGraceMs: number;
+  /** SHUTDOWN_DRAIN_DELAY_MS: how long health is NOT_SERVING before the port stops accepting. */
+  shutdownDrainDelayMs: number;
+  /** MAX_CONNECTIONS and the connection time limits of the RPC port. */
+  connectionLimits: ConnectionLimits;
+  /** ADMIN_PORT: serve /metrics and /healthz there (and not on the RPC port); absent: no admin port. */
+  adminPort: number | undefined;
+  /** ADMIN_HOST: the admin port's address; default HOST. */
+  adminHost: string;
   maxConcurrentStreams: number;
   sessionMemoryMb: number;
   /** Seed a small demo dataset into an empty embedded database. */
@@ -112,8 +121,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`CORS_ALLOWED_ORIGINS: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path) or *`);
     }
   }
+  const host = read("HOST") ?? "127.0.0.1";
+  const adminPort = read("ADMIN_PORT") === undefined ? undefined : int("ADMIN_PORT", 0, 0, 65535);
   const config: Config = {
-    host: read("HOST") ?? "127.0.0.1",
+    host,
     port: int("PORT", 8080, 0, 65535),
     databaseUrl,
     dataDir: read("DATA_DIR"),
@@ -127,6 +138,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pageTokenSecret,
     logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     shutdownGraceMs: int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    // Long enough for a balancer's health checks (or Kubernetes' endpoint
+    // removal) to take the instance out before it stops accepting; a demo
+    // stops at once.
+    shutdownDrainDelayMs: int("SHUTDOWN_DRAIN_DELAY_MS", demo ? 0 : 5_000, 0, 600_000),
+    connectionLimits: {
+      maxConnections: int("MAX_CONNECTIONS", defaultMaxConnections(), 1, 1_000_000),
+      firstBytesTimeoutMs: int("CONNECTION_FIRST_BYTES_TIMEOUT_MS", DEFAULT_CONNECTION_LIMITS.firstBytesTimeoutMs, 1, 600_000),
+      http1HeadersTimeoutMs: int("HTTP1_HEADERS_TIMEOUT_MS", DEFAULT_CONNECTION_LIMITS.http1HeadersTimeoutMs, 1, 600_000),
+      http1KeepAliveTimeoutMs: int("HTTP1_KEEPALIVE_TIMEOUT_MS", DEFAULT_CONNECTION_LIMITS.http1KeepAliveTimeoutMs, 1, 600_000),
+      http2IdleTimeoutMs: int("HTTP2_IDLE_TIMEOUT_MS", DEFAULT_CONNECTION_LIMITS.http2IdleTimeoutMs, 1, 86_400_000),
+    },
+    adminPort,
+    adminHost: read("ADMIN_HOST") ?? host,
     maxConcurrentStreams: int("HTTP2_MAX_CONCURRENT_STREAMS", DEFAULT_MAX_CONCURRENT_STREAMS, 1, 1_000_000),
     sessionMemoryMb: int("HTTP2_SESSION_MEMORY_MB", 64, 1, 4_096),
     demoSeed: bool("DEMO_SEED", databaseUrl === undefined),
@@ -142,6 +166,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+// File descriptors kept for everything but client connections: the pool,
+// PostgreSQL's own when embedded, the admin port, files, DNS.
+const RESERVED_FDS = 256;
+
+/**
+ * defaultMaxConnections is DEFAULT_CONNECTION_LIMITS.maxConnections, or less
+ * when the process may not open that many files (Node raises the soft limit
+ * to the hard one at start; Linux reports it in /proc/self/limits), so a
+ * flood is refused by the cap rather than by EMFILE on accept.
+ */
+function defaultMaxConnections(): number {
+  const fallback = DEFAULT_CONNECTION_LIMITS.maxConnections;
+  let limits: string;
+  try {
+    limits = readFileSync("/proc/self/limits", "latin1");
+  } catch {
+    return fallback;
+  }
+  const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
+  if (soft === undefined) return fallback;
+  return Math.max(1, Math.min(fallback, Number(soft) - RESERVED_FDS));
 }
 
 function isOrigin(text: string): boolean {

@@ -14,6 +14,7 @@ import {
 import { pino } from "pino";
 import { ConfigError, loadConfig } from "./config.js";
 import { bundledDashboardDir, mintDemoTokens, type DemoTokens } from "./auth/demo-access.js";
+import { AdminServer } from "./http/ops-endpoints.js";
 import { createServer } from "./server.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 
@@ -53,7 +54,13 @@ async function main(): Promise<void> {
   }
   // Demo mode serves the bundled dashboard; otherwise only DASHBOARD_DIR's.
   const dashboardDir = config.dashboardDir ?? (embedded !== undefined ? bundledDashboardDir() : undefined);
-  const { listener, close: drainServer } = createServer({
+  const demo = embedded !== undefined;
+  const {
+    listener,
+    health,
+    metrics,
+    close: drainServer,
+  } = createServer({
     db,
     logger,
     auth: createTokenVerifier(config.auth),
@@ -68,14 +75,32 @@ async function main(): Promise<void> {
     admission: config.admission,
     grpcServer: config.grpcServer,
     healthProbe: config.healthProbe,
+    connectionLimits: config.connectionLimits,
+    // /metrics and /healthz: on the admin port when there is one, else on
+    // the RPC port in demo mode only (in production it faces the callers).
+    opsEndpointsOnRpcPort: demo && config.adminPort === undefined,
   });
+  let admin: AdminServer | undefined;
+  if (config.adminPort !== undefined) {
+    admin = new AdminServer({ metrics, health });
+    const adminAddress = await admin.listen(config.adminPort, config.adminHost);
+    logger.info({ address: `${adminAddress.address}:${adminAddress.port}` }, "admin listening");
+  } else if (!demo) {
+    logger.warn("ADMIN_PORT is not set: /metrics and /healthz are not served (gRPC health is, on the RPC port)");
+  }
   const address = await listener.listen(config.port, config.host);
   const target = `${address.address}:${address.port}`;
   logger.info(
-    { address: target, strategy: config.strategy, poolSize: config.poolSize, admission: config.admission },
+    {
+      address: target,
+      strategy: config.strategy,
+      poolSize: config.poolSize,
+      admission: config.admission,
+      connections: config.connectionLimits,
+    },
     "listening",
   );
-  if (embedded !== undefined) {
+  if (demo) {
     printDemoBanner(target, await mintDemoTokens(config.auth, 1n), dashboardDir !== undefined);
   }
 
@@ -83,13 +108,22 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
+    const { shutdownDrainDelayMs: drainDelayMs, shutdownGraceMs: graceMs } = config;
     // Should closing the pool or PostgreSQL hang, exit anyway, and say so.
     setTimeout(() => {
       logger.error("shutdown did not finish in time: exiting");
       process.exit(1);
-    }, config.shutdownGraceMs + 10_000).unref();
-    await drainServer(config.shutdownGraceMs);
+    }, drainDelayMs + graceMs + 10_000).unref();
+    // NOT_SERVING first, while the port still serves: balancers that check
+    // health take the instance out before it stops accepting.
+    health.shutdown();
+    if (drainDelayMs > 0) {
+      logger.info({ signal, drainDelayMs }, "shutting down: NOT_SERVING, still accepting for the drain delay");
+      await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+    }
+    logger.info({ signal, graceMs }, "shutting down: draining in-flight calls");
+    await drainServer(graceMs);
+    await admin?.close();
     await db.close();
     await embedded?.stop();
     logger.info("stopped");

@@ -17,7 +17,7 @@ import { PageTokenCodec } from "./handlers/page-token.js";
 import { AdmissionGate } from "./http/admission-gate.js";
 import { withCors } from "./http/cors.js";
 import { dashboardFiles } from "./http/dashboard-files.js";
-import { DEFAULT_MAX_CONCURRENT_STREAMS, Listener } from "./http/listener.js";
+import { DEFAULT_MAX_CONCURRENT_STREAMS, Listener, type ConnectionLimits } from "./http/listener.js";
 import { withOpsEndpoints } from "./http/ops-endpoints.js";
 import {
   AdmissionController,
@@ -49,6 +49,10 @@ export interface ServerDeps {
   pageTokenKey?: Buffer;
   maxConcurrentStreams?: number;
   sessionMemoryMb?: number;
+  /** Connection cap and time limits on the RPC port; DEFAULT_CONNECTION_LIMITS for whatever is absent. */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /** Serve GET /metrics and /healthz on the RPC port too; default true (main.ts: demo mode only). */
+  opsEndpointsOnRpcPort?: boolean;
   /** Admission control limits; defaultAdmissionOptions(8) when absent. */
   admission?: AdmissionOptions;
   /** How often and how patiently the health probe asks the database. */
@@ -103,6 +107,8 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
     db: deps.db,
     health,
     admission: () => admission,
+    // Scraped only once createServer has returned, when listener exists.
+    connections: () => listener.stats(),
     ...(deps.processMetrics === undefined ? {} : { processMetrics: deps.processMetrics }),
   });
   admission = new AdmissionController(deps.admission ?? defaultAdmissionOptions(8), {
@@ -148,10 +154,9 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
     (deps.grpcServer ?? "grpc-js") === "grpc-js"
       ? createGrpcJsStreamHandler(pipeline, services, { readMaxBytes: READ_MAX_BYTES })
       : undefined;
-  const httpHandler = withOpsEndpoints(withCors(gate.wrap(handler), deps.corsAllowedOrigins ?? []), {
-    metrics: metrics.registry,
-    health,
-  });
+  const corsHandler = withCors(gate.wrap(handler), deps.corsAllowedOrigins ?? []);
+  const httpHandler =
+    (deps.opsEndpointsOnRpcPort ?? true) ? withOpsEndpoints(corsHandler, { metrics: metrics.registry, health }) : corsHandler;
   const listener = new Listener(
     {
       request: httpHandler,
@@ -165,6 +170,7 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
     {
       maxConcurrentStreams: deps.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
       maxSessionMemoryMb: deps.sessionMemoryMb ?? 64,
+      ...(deps.connectionLimits === undefined ? {} : { limits: deps.connectionLimits }),
     },
   );
   const close = async (graceMs: number) => {

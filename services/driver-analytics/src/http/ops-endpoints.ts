@@ -1,5 +1,6 @@
-import type http from "node:http";
+import http from "node:http";
 import type http2 from "node:http2";
+import type net from "node:net";
 import type { Registry } from "prom-client";
 import type { HealthMonitor } from "../ops/health.js";
 
@@ -7,32 +8,81 @@ type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 type Handler = (req: Request, res: Response) => void;
 
+export interface OpsSources {
+  metrics: Registry;
+  health: HealthMonitor;
+}
+
 /**
- * withOpsEndpoints serves two plain-HTTP paths beside the RPCs, on the same
- * port (HTTP/1.1 or h2c), and hands everything else to the RPC handler:
+ * serveOpsEndpoint answers the two plain-HTTP operations paths and returns
+ * true, or returns false for any other path:
  * - GET /metrics: Prometheus text format;
  * - GET /healthz: 200 "SERVING" or 503 "NOT_SERVING", the gRPC health of the
  *   server, for HTTP-only checkers (the gRPC Health service is the same truth).
- * Neither path can collide with an RPC, whose paths are /<package.Service>/<Method>.
  */
-export function withOpsEndpoints(handler: Handler, ops: { metrics: Registry; health: HealthMonitor }): Handler {
+export function serveOpsEndpoint(req: Request, res: Response, ops: OpsSources): boolean {
+  const path = req.url?.split("?", 1)[0];
+  if (path !== "/metrics" && path !== "/healthz") return false;
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    send(res, 405, "text/plain; charset=utf-8", "method not allowed\n", { allow: "GET, HEAD" });
+    return true;
+  }
+  if (path === "/healthz") {
+    const serving = ops.health.serving;
+    send(res, serving ? 200 : 503, "text/plain; charset=utf-8", serving ? "SERVING\n" : "NOT_SERVING\n");
+    return true;
+  }
+  ops.metrics.metrics().then(
+    (text) => send(res, 200, ops.metrics.contentType, text),
+    () => send(res, 500, "text/plain; charset=utf-8", "metrics unavailable\n"),
+  );
+  return true;
+}
+
+/**
+ * withOpsEndpoints serves /metrics and /healthz beside the RPCs, on the same
+ * port (HTTP/1.1 or h2c), and hands everything else to the RPC handler.
+ * Neither path can collide with an RPC, whose paths are /<package.Service>/<Method>.
+ * Demo mode only: in production they belong on the admin port (AdminServer).
+ */
+export function withOpsEndpoints(handler: Handler, ops: OpsSources): Handler {
   return (req, res) => {
-    const path = req.url?.split("?", 1)[0];
-    if (path !== "/metrics" && path !== "/healthz") return handler(req, res);
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      send(res, 405, "text/plain; charset=utf-8", "method not allowed\n", { allow: "GET, HEAD" });
-      return;
-    }
-    if (path === "/healthz") {
-      const serving = ops.health.serving;
-      send(res, serving ? 200 : 503, "text/plain; charset=utf-8", serving ? "SERVING\n" : "NOT_SERVING\n");
-      return;
-    }
-    ops.metrics.metrics().then(
-      (text) => send(res, 200, ops.metrics.contentType, text),
-      () => send(res, 500, "text/plain; charset=utf-8", "metrics unavailable\n"),
-    );
+    if (!serveOpsEndpoint(req, res, ops)) handler(req, res);
   };
+}
+
+/**
+ * AdminServer serves /metrics and /healthz, and nothing else, on a port of
+ * their own (ADMIN_PORT), which a deployment keeps off the public network.
+ * It outlives the RPC port's drain, so checkers see NOT_SERVING throughout.
+ */
+export class AdminServer {
+  readonly #server: http.Server;
+
+  constructor(ops: OpsSources) {
+    // A plain http.Server that listens itself: Node arms its header and request timeouts.
+    this.#server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+      if (!serveOpsEndpoint(req, res, ops)) send(res, 404, "text/plain; charset=utf-8", "not found\n");
+    });
+  }
+
+  listen(port: number, host: string): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off("error", reject);
+        resolve(this.#server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  /** close stops at once: a scrape or check cut short is retried by its tool. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
 }
 
 function send(res: Response, status: number, contentType: string, body: string, extra: Record<string, string> = {}): void {

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { CallMetrics, MethodRef } from "../core/call-pipeline.js";
 import { SHED_REASONS, type AdmissionController, type AdmissionObserver } from "./admission/admission-controller.js";
 import type { HealthMonitor } from "./health.js";
+import { CONNECTION_CLOSE_REASONS, type ConnectionStats } from "../http/listener.js";
 
 /**
  * ServerMetrics is the server's Prometheus registry. Names follow
@@ -23,6 +24,8 @@ export interface MetricsSources {
   health: HealthMonitor;
   /** Set after construction: admission control reports into these metrics. */
   admission: () => AdmissionController | undefined;
+  /** The RPC port's connections (the Listener's stats); set after construction. */
+  connections?: () => ConnectionStats | undefined;
   /** Process metrics (CPU, memory, event-loop lag, GC). Off in tests that start many servers. */
   processMetrics?: boolean;
 }
@@ -165,6 +168,37 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
       if (admission !== undefined) this.set(admission.stats().eventLoopDelayMs / 1000);
     },
   });
+
+  new Gauge({
+    name: "driver_analytics_connections",
+    help: "Connections open on the RPC port, by state (sniffing: protocol or HTTP/2 handshake not done yet), and the cap (MAX_CONNECTIONS).",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      const stats = sources.connections?.();
+      if (stats === undefined) return;
+      this.set({ state: "sniffing" }, stats.open.sniffing);
+      this.set({ state: "http1" }, stats.open.http1);
+      this.set({ state: "http2" }, stats.open.http2);
+      this.set({ state: "max" }, stats.limits.maxConnections);
+    },
+  });
+  const closedSeen = new Map<string, number>();
+  new Counter({
+    name: "driver_analytics_connections_closed_total",
+    help: "Connections the server closed on its own: refused at MAX_CONNECTIONS, or past a connection time limit.",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      const stats = sources.connections?.();
+      for (const reason of CONNECTION_CLOSE_REASONS) {
+        const now = stats?.closed[reason] ?? 0;
+        this.inc({ reason }, now - (closedSeen.get(reason) ?? 0));
+        closedSeen.set(reason, now);
+      }
+    },
+  });
+
 
   // Label lookups cost more than the counting: each method's children are
   // resolved once, each code's on its first use.

@@ -13,6 +13,7 @@ import type { Strategy } from "../handlers/analytics-queries.js";
 import type { AdmissionOptions } from "../ops/admission/admission-controller.js";
 import type { DatabaseProbeOptions } from "../ops/health.js";
 import type { GrpcServerKind } from "../config.js";
+import type { ConnectionLimits } from "../http/listener.js";
 import { createServer, type DriverAnalyticsServer } from "../server.js";
 import { bearer, serviceToken, testVerifier } from "./test-auth.js";
 
@@ -47,6 +48,7 @@ export interface TestServerOptions {
   dashboardDir?: string;
   corsAllowedOrigins?: readonly string[];
   grpcServer?: GrpcServerKind;
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 /** startTestServer starts the real server on 127.0.0.1:0 over a fresh migrated database. */
@@ -71,6 +73,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
     ...(options.corsAllowedOrigins === undefined ? {} : { corsAllowedOrigins: options.corsAllowedOrigins }),
     grpcServer: options.grpcServer ?? "grpc-js",
+    ...(options.connectionLimits === undefined ? {} : { connectionLimits: options.connectionLimits }),
   });
   const { port } = await server.listener.listen(0, "127.0.0.1");
   const baseUrl = `http://127.0.0.1:${port}`;
