@@ -51,15 +51,23 @@ interface TripRow {
   review_created_at: bigint | null;
 }
 
+// Timestamps leave as int8 microseconds, computed by PostgreSQL (exactly:
+// extract(epoch) is numeric since PostgreSQL 14), instead of timestamptz text
+// that every row's three timestamps would have to be parsed from in JS: a
+// page of 50 trips carried 150 of them, the largest share of its row parsing.
 // Keyset pagination: a backward scan of trips_driver_completed_idx from the
 // cursor, LIMIT page_size + 1 to learn whether a next page exists; cost is the
 // same at any depth. The outer driver row tells "no such driver" from "no trips"
 // in the same round trip.
 const LIST_TRIPS_SQL = `
 SELECT d.currency_code AS driver_currency,
-       t.id, t.status, t.started_at, t.completed_at, t.distance_meters,
+       t.id, t.status,
+       (extract(epoch FROM t.started_at) * 1000000)::int8 AS started_at,
+       (extract(epoch FROM t.completed_at) * 1000000)::int8 AS completed_at,
+       t.distance_meters,
        p.fare_minor, p.tip_minor,
-       r.rating, r.comment, r.created_at AS review_created_at
+       r.rating, r.comment,
+       (extract(epoch FROM r.created_at) * 1000000)::int8 AS review_created_at
 FROM drivers d
 LEFT JOIN LATERAL (
   SELECT t.id, t.status, t.started_at, t.completed_at, t.distance_meters

@@ -93,6 +93,8 @@ async function main(): Promise<void> {
     AUTH_ISSUER: ISSUER,
     AUTH_AUDIENCE: AUDIENCE,
     PAGE_TOKEN_SECRET: randomBytes(32).toString("hex"),
+    // Each server is stopped between sections: no balancer to wait for.
+    SHUTDOWN_DRAIN_DELAY_MS: "0",
   };
   const servers: Record<Strategy, ServerProcess> = {
     rollup: await startServerProcess({ ...baseEnv, STRATEGY: "rollup" }),

@@ -1,14 +1,17 @@
 // Database records -> protobuf messages. Counts and money stay bigint end to end.
+//
+// The messages of a trips page are written as object literals: protobuf-es v2
+// messages are plain objects, and create() per nested message (nine per trip:
+// trip, payment, review, three Money, three Timestamps) cost more than the
+// page's own row parsing (~170 µs of ~200 µs to build a page of 50, measured).
+// Every field is spelled out, as create() would fill it; a spec checks the
+// bytes equal create()'s.
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { DriverStatsRecord, EarningsBucketRecord, TripRecord } from "@driver-analytics/db";
 import {
   DriverStatsSchema,
   EarningsBucketSchema,
-  MoneySchema,
-  PaymentSchema,
-  ReviewSchema,
-  TripSchema,
   TripStatus,
   type DriverStats,
   type EarningsBucket,
@@ -24,14 +27,11 @@ export function toTimestamp(micros: bigint): Timestamp {
     rest += 1_000_000n;
     seconds -= 1n;
   }
-  const ts = timestampFromMs(0);
-  ts.seconds = seconds;
-  ts.nanos = Number(rest) * 1000;
-  return ts;
+  return { $typeName: "google.protobuf.Timestamp", seconds, nanos: Number(rest) * 1000 };
 }
 
 function money(currencyCode: string, amountMinor: bigint): Money {
-  return create(MoneySchema, { currencyCode, amountMinor });
+  return { $typeName: "driveranalytics.v1.Money", currencyCode, amountMinor };
 }
 
 /** toDriverStats derives the average rating by one exact division, absent when nothing is rated. */
@@ -53,7 +53,8 @@ export function toDriverStats(record: DriverStatsRecord): DriverStats {
 
 export function toTrip(record: TripRecord): Trip {
   const { currencyCode, payment, review } = record;
-  return create(TripSchema, {
+  return {
+    $typeName: "driveranalytics.v1.Trip",
     tripId: record.id,
     driverId: record.driverId,
     status: record.status === "completed" ? TripStatus.COMPLETED : TripStatus.CANCELLED,
@@ -63,21 +64,23 @@ export function toTrip(record: TripRecord): Trip {
     payment:
       payment === undefined
         ? undefined
-        : create(PaymentSchema, {
+        : {
+            $typeName: "driveranalytics.v1.Payment",
             fare: money(currencyCode, payment.fareMinor),
             tip: money(currencyCode, payment.tipMinor),
             total: money(currencyCode, payment.fareMinor + payment.tipMinor),
-          }),
+          },
     review: review === undefined ? undefined : toReview(review),
-  });
+  };
 }
 
 export function toReview(review: { rating: number; comment: string; createdAtMicros: bigint }): Review {
-  return create(ReviewSchema, {
+  return {
+    $typeName: "driveranalytics.v1.Review",
     rating: review.rating,
     comment: review.comment,
     createTime: toTimestamp(review.createdAtMicros),
-  });
+  };
 }
 
 export function toEarningsBucket(currencyCode: string, bucket: EarningsBucketRecord): EarningsBucket {
