@@ -113,38 +113,55 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- A payment or a review belongs to its trip's (driver, day). The statement's
--- own rows carry only trip_id: lock the trips' owners (as they are at the
--- latest commit), then compute under the lock; if a move committed in
--- between and a trip now has an owner not yet locked, lock it and compute
--- again (see lock_trip_drivers). Two statements when nothing moves.
+-- A payment or a review belongs to its trip's (driver, day); the statement's
+-- own rows carry only trip_id. The trips' owners are locked (as the latest
+-- commit has them) in the statement that computes the deltas. A trip this
+-- very transaction inserted (CreateTrip's payment: xmin is ours; a trip
+-- inserted in a subtransaction fails the test and takes the slow path) cannot
+-- have been moved by anyone else, so that one statement is the whole work.
+-- For an older trip the trips were read before the lock was granted: read
+-- again under it, and if a move committed in between and a trip now has an
+-- owner not yet locked, lock that one too and compute again (see
+-- lock_trip_drivers).
 CREATE OR REPLACE FUNCTION payments_rollup_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
+  own boolean;
   locked bigint[];
   owners bigint[];
   deltas rollup_delta[];
 BEGIN
-  SELECT coalesce(array_agg(id), '{}') INTO locked
-  FROM (SELECT id FROM drivers
-        WHERE id IN (SELECT t.driver_id FROM new_rows n JOIN trips t ON t.id = n.trip_id)
-        ORDER BY id
-        FOR NO KEY UPDATE) l;
-  LOOP
-    SELECT array_agg(ROW(driver_id, day, 0, 0, 0, fare, tip, 0, 0, 0, 0)::rollup_delta), array_agg(DISTINCT driver_id)
-    INTO deltas, owners
-    FROM (
-      SELECT t.driver_id, (t.completed_at AT TIME ZONE d.time_zone)::date AS day,
-             sum(n.fare_minor) AS fare, sum(n.tip_minor) AS tip
-      FROM new_rows n
-      JOIN trips t ON t.id = n.trip_id
-      JOIN drivers d ON d.id = t.driver_id
-      GROUP BY 1, 2
-    ) x;
-    EXIT WHEN owners IS NULL OR owners <@ locked;
-    PERFORM lock_rollup_drivers(owners);
-    locked := locked || owners;
-  END LOOP;
+  -- Fast path, one statement: lock the trips' owners and compute.
+  SELECT array_agg(ROW(driver_id, day, 0, 0, 0, fare, tip, 0, 0, 0, 0)::rollup_delta), bool_and(x.own_trips), array_agg(driver_id)
+  INTO deltas, own, locked
+  FROM (
+    SELECT t.driver_id, (t.completed_at AT TIME ZONE l.time_zone)::date AS day, sum(n.fare_minor) AS fare, sum(n.tip_minor) AS tip,
+           bool_and(t.xmin::text = (txid_current() % 4294967296)::text) AS own_trips
+    FROM new_rows n
+    JOIN trips t ON t.id = n.trip_id
+    JOIN (SELECT id, time_zone FROM drivers
+          WHERE id IN (SELECT t.driver_id FROM new_rows n JOIN trips t ON t.id = n.trip_id)
+          ORDER BY id
+          FOR NO KEY UPDATE) l ON l.id = t.driver_id
+    GROUP BY 1, 2
+  ) x;
+  IF NOT own THEN
+    -- Older trips: the trips were read before the lock; read them again.
+    LOOP
+      SELECT array_agg(ROW(driver_id, day, 0, 0, 0, fare, tip, 0, 0, 0, 0)::rollup_delta), array_agg(DISTINCT driver_id)
+      INTO deltas, owners
+      FROM (
+        SELECT t.driver_id, (t.completed_at AT TIME ZONE d.time_zone)::date AS day, sum(n.fare_minor) AS fare, sum(n.tip_minor) AS tip
+        FROM new_rows n
+        JOIN trips t ON t.id = n.trip_id
+        JOIN drivers d ON d.id = t.driver_id
+        GROUP BY 1, 2
+      ) x;
+      EXIT WHEN owners IS NULL OR owners <@ locked;
+      PERFORM lock_rollup_drivers(owners);
+      locked := locked || owners;
+    END LOOP;
+  END IF;
   IF deltas IS NOT NULL THEN
     PERFORM apply_rollup_deltas(deltas);
   END IF;
@@ -154,30 +171,42 @@ END $$;
 CREATE OR REPLACE FUNCTION reviews_rollup_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
+  own boolean;
   locked bigint[];
   owners bigint[];
   deltas rollup_delta[];
 BEGIN
-  SELECT coalesce(array_agg(id), '{}') INTO locked
-  FROM (SELECT id FROM drivers
-        WHERE id IN (SELECT t.driver_id FROM new_rows n JOIN trips t ON t.id = n.trip_id)
-        ORDER BY id
-        FOR NO KEY UPDATE) l;
-  LOOP
-    SELECT array_agg(ROW(driver_id, day, 0, 0, 0, 0, 0, 0, 0, rated, ratings)::rollup_delta), array_agg(DISTINCT driver_id)
-    INTO deltas, owners
-    FROM (
-      SELECT t.driver_id, (t.completed_at AT TIME ZONE d.time_zone)::date AS day,
-             count(*) AS rated, sum(n.rating) AS ratings
-      FROM new_rows n
-      JOIN trips t ON t.id = n.trip_id
-      JOIN drivers d ON d.id = t.driver_id
-      GROUP BY 1, 2
-    ) x;
-    EXIT WHEN owners IS NULL OR owners <@ locked;
-    PERFORM lock_rollup_drivers(owners);
-    locked := locked || owners;
-  END LOOP;
+  -- Fast path, one statement: lock the trips' owners and compute.
+  SELECT array_agg(ROW(driver_id, day, 0, 0, 0, 0, 0, 0, 0, rated, ratings)::rollup_delta), bool_and(x.own_trips), array_agg(driver_id)
+  INTO deltas, own, locked
+  FROM (
+    SELECT t.driver_id, (t.completed_at AT TIME ZONE l.time_zone)::date AS day, count(*) AS rated, sum(n.rating) AS ratings,
+           bool_and(t.xmin::text = (txid_current() % 4294967296)::text) AS own_trips
+    FROM new_rows n
+    JOIN trips t ON t.id = n.trip_id
+    JOIN (SELECT id, time_zone FROM drivers
+          WHERE id IN (SELECT t.driver_id FROM new_rows n JOIN trips t ON t.id = n.trip_id)
+          ORDER BY id
+          FOR NO KEY UPDATE) l ON l.id = t.driver_id
+    GROUP BY 1, 2
+  ) x;
+  IF NOT own THEN
+    -- Older trips: the trips were read before the lock; read them again.
+    LOOP
+      SELECT array_agg(ROW(driver_id, day, 0, 0, 0, 0, 0, 0, 0, rated, ratings)::rollup_delta), array_agg(DISTINCT driver_id)
+      INTO deltas, owners
+      FROM (
+        SELECT t.driver_id, (t.completed_at AT TIME ZONE d.time_zone)::date AS day, count(*) AS rated, sum(n.rating) AS ratings
+        FROM new_rows n
+        JOIN trips t ON t.id = n.trip_id
+        JOIN drivers d ON d.id = t.driver_id
+        GROUP BY 1, 2
+      ) x;
+      EXIT WHEN owners IS NULL OR owners <@ locked;
+      PERFORM lock_rollup_drivers(owners);
+      locked := locked || owners;
+    END LOOP;
+  END IF;
   IF deltas IS NOT NULL THEN
     PERFORM apply_rollup_deltas(deltas);
   END IF;
