@@ -12,6 +12,18 @@ const MIGRATION_LOCK_KEY = 4_242_001;
 // (CREATE INDEX CONCURRENTLY cannot run inside one).
 const NO_TRANSACTION_MARKER = "-- migrate:no-transaction";
 
+// Every migration runs with this lock_timeout unless told otherwise. A DDL
+// statement queued behind a long transaction's lock would otherwise block
+// every query of the service on that table, queued behind it in turn, for as
+// long as that transaction lasts; failing after a few seconds and retrying
+// the deployment costs nothing.
+export const DEFAULT_MIGRATION_LOCK_TIMEOUT_MS = 5_000;
+
+export interface MigrateOptions {
+  /** lock_timeout of each migration's statements (not of the wait for the migration advisory lock). */
+  lockTimeoutMs?: number;
+}
+
 export interface Migration {
   version: string;
   name: string;
@@ -45,8 +57,18 @@ export async function loadMigrations(dir: URL = MIGRATIONS_DIR): Promise<Migrati
  * its own transaction. Safe to run twice and from several processes at once:
  * an advisory lock serializes them, and the second finds nothing to do. An
  * applied migration whose file changed is an error, never silently re-run.
+ * Each migration runs with lock_timeout (options.lockTimeoutMs): one that
+ * cannot get its locks in time fails, recording nothing, and may be retried.
  */
-export async function migrate(connectionString: string, dir: URL = MIGRATIONS_DIR): Promise<MigrateResult> {
+export async function migrate(
+  connectionString: string,
+  dir: URL = MIGRATIONS_DIR,
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS;
+  if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs <= 0) {
+    throw new Error(`lockTimeoutMs must be a positive integer, not ${lockTimeoutMs}`);
+  }
   const migrations = await loadMigrations(dir);
   const client = new pg.Client({ connectionString, application_name: "driver-analytics-migrate" });
   await client.connect();
@@ -75,7 +97,7 @@ export async function migrate(connectionString: string, dir: URL = MIGRATIONS_DI
         result.alreadyApplied.push(migration.version);
         continue;
       }
-      await applyMigration(client, migration);
+      await applyMigration(client, migration, lockTimeoutMs);
       result.applied.push(migration.version);
     }
     return result;
@@ -85,27 +107,39 @@ export async function migrate(connectionString: string, dir: URL = MIGRATIONS_DI
   }
 }
 
-async function applyMigration(client: pg.Client, migration: Migration): Promise<void> {
+async function applyMigration(client: pg.Client, migration: Migration, lockTimeoutMs: number): Promise<void> {
   const record = () =>
     client.query("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", [
       migration.version,
       migration.name,
       migration.checksum,
     ]);
+  const failed = (error: unknown) =>
+    new Error(`migration ${migration.version}_${migration.name} failed: ${(error as Error).message}`, { cause: error });
+  const timeout = `${lockTimeoutMs}ms`;
   if (migration.sql.startsWith(NO_TRANSACTION_MARKER)) {
-    await client.query(migration.sql);
-    await record();
+    // For the session, and back to the default afterwards: the wait for the
+    // advisory lock of the next migrate() must not time out.
+    await client.query("SELECT set_config('lock_timeout', $1, false)", [timeout]);
+    try {
+      await client.query(migration.sql);
+      await record();
+    } catch (error) {
+      throw failed(error);
+    } finally {
+      await client.query("RESET lock_timeout").catch(() => undefined);
+    }
     return;
   }
   await client.query("BEGIN");
   try {
+    // SET LOCAL: ends with the transaction.
+    await client.query("SELECT set_config('lock_timeout', $1, true)", [timeout]);
     await client.query(migration.sql);
     await record();
     await client.query("COMMIT");
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
-    throw new Error(`migration ${migration.version}_${migration.name} failed: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw failed(error);
   }
 }

@@ -4,6 +4,7 @@
 // time and for random windows, to the minor unit.
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Database } from "./database.js";
 import { getDriverStatsLive } from "./driver-stats.js";
@@ -11,6 +12,7 @@ import { WriteRejectedError } from "./errors.js";
 import { getEarningsSeries } from "./earnings-series.js";
 import { getDriverStatsFromRollups } from "./rollup-stats.js";
 import { createTestDatabase, insertFixtures, type TestDatabase } from "./testing/index.js";
+import { formatMicrosIso } from "./time.js";
 import { createReview, createTrip } from "./trip-writes.js";
 
 const HOUR = 3_600_000_000n;
@@ -21,12 +23,21 @@ const ZONES = ["UTC", "Europe/Berlin", "Asia/Kolkata", "Pacific/Chatham", "Ameri
 type Op =
   | { kind: "trip"; driver: number; atHours: number; minutes: number; cancelled: boolean; fare: number; tip: number; km: number }
   | { kind: "review"; tripIndex: number; rating: number }
-  | { kind: "tip-correction"; tripIndex: number; tip: number }
-  | { kind: "review-deletion"; tripIndex: number };
+  | { kind: "tip-correction"; tripIndex: number; tip: number; holdMs: number }
+  | { kind: "review-deletion"; tripIndex: number; holdMs: number }
+  | { kind: "trip-deletion"; tripIndex: number; holdMs: number }
+  | { kind: "trip-move-driver"; tripIndex: number; driver: number; holdMs: number }
+  | { kind: "trip-move-day"; tripIndex: number; hours: number; holdMs: number }
+  | { kind: "time-zone-change"; driver: number; zone: number; holdMs: number }
+  | { kind: "truncate"; table: "trips" | "payments" | "reviews" };
+
+// Corrections may run in a transaction held open for a few milliseconds before
+// COMMIT (a slow client): their locks then overlap other connections' writes.
+const holdArb = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 15 }));
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
-    weight: 5,
+    weight: 30,
     arbitrary: fc.record({
       kind: fc.constant("trip" as const),
       driver: fc.nat(ZONES.length - 1),
@@ -38,10 +49,59 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       km: fc.integer({ min: 0, max: 80 }),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("review" as const), tripIndex: fc.nat(), rating: fc.integer({ min: 1, max: 5 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("tip-correction" as const), tripIndex: fc.nat(), tip: fc.integer({ min: 0, max: 5_000 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("review-deletion" as const), tripIndex: fc.nat() }) },
+  { weight: 15, arbitrary: fc.record({ kind: fc.constant("review" as const), tripIndex: fc.nat(), rating: fc.integer({ min: 1, max: 5 }) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant("tip-correction" as const), tripIndex: fc.nat(), tip: fc.integer({ min: 0, max: 5_000 }), holdMs: holdArb }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant("review-deletion" as const), tripIndex: fc.nat(), holdMs: holdArb }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant("trip-deletion" as const), tripIndex: fc.nat(), holdMs: holdArb }) },
+  { weight: 10, arbitrary: fc.record({ kind: fc.constant("trip-move-driver" as const), tripIndex: fc.nat(), driver: fc.nat(ZONES.length - 1), holdMs: holdArb }) },
+  {
+    weight: 10,
+    arbitrary: fc.record({
+      kind: fc.constant("trip-move-day" as const),
+      tripIndex: fc.nat(),
+      hours: fc.integer({ min: -48, max: 48 }).filter((h) => h !== 0),
+      holdMs: holdArb,
+    }),
+  },
+  { weight: 10, arbitrary: fc.record({ kind: fc.constant("time-zone-change" as const), driver: fc.nat(ZONES.length - 1), zone: fc.nat(ZONES.length - 1), holdMs: holdArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("truncate" as const), table: fc.constantFrom("trips" as const, "payments" as const, "reviews" as const) }) },
 );
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A deadlock aborts one transaction whole (nothing of it stays, rollups
+// included); the property still has to hold for what committed.
+function isDeadlock(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === "40P01";
+}
+
+// The rollup rows as they should be: the aggregate of the raw rows, per
+// driver and per day in the driver's current time zone.
+const EXPECTED_DAILY_SQL = `
+SELECT t.driver_id, (t.completed_at AT TIME ZONE d.time_zone)::date::text AS day,
+       count(*)::int8 AS total_trips, (count(*) FILTER (WHERE t.status = 'completed'))::int8 AS completed_trips,
+       (count(*) FILTER (WHERE t.status = 'cancelled'))::int8 AS cancelled_trips,
+       coalesce(sum(p.fare_minor), 0)::int8 AS fare_minor, coalesce(sum(p.tip_minor), 0)::int8 AS tip_minor,
+       sum(t.distance_meters)::int8 AS distance_meters,
+       sum((extract(epoch FROM t.completed_at - t.started_at) * 1000000)::int8)::int8 AS duration_micros,
+       count(r.rating)::int8 AS rated_trips, coalesce(sum(r.rating), 0)::int8 AS rating_sum
+FROM trips t
+JOIN drivers d ON d.id = t.driver_id
+LEFT JOIN payments p ON p.trip_id = t.id
+LEFT JOIN reviews r ON r.trip_id = t.id
+WHERE t.driver_id = ANY ($1::int8[])
+GROUP BY 1, 2
+ORDER BY 1, 2`;
+
+// Rows whose every figure is zero carry no information: not a drift.
+const ROLLUP_DAILY_SQL = `
+SELECT driver_id, day::text AS day, total_trips, completed_trips, cancelled_trips, fare_minor, tip_minor,
+       distance_meters, duration_micros, rated_trips, rating_sum
+FROM driver_daily_stats
+WHERE driver_id = ANY ($1::int8[])
+  AND (total_trips, completed_trips, cancelled_trips, fare_minor, tip_minor, distance_meters, duration_micros, rated_trips, rating_sum)
+      <> (0, 0, 0, 0, 0, 0, 0, 0, 0)
+ORDER BY 1, 2`;
 
 describe("rollups", () => {
   let testDb: TestDatabase;
@@ -64,6 +124,10 @@ describe("rollups", () => {
   });
 
   async function expectRollupsMatchLive(driverIds: bigint[], windows: Array<{ startMicros?: bigint; endMicros?: bigint }>) {
+    // Every day row, not only the days some window happens to cover.
+    const expected = await db.query(EXPECTED_DAILY_SQL, [driverIds]);
+    const actual = await db.query(ROLLUP_DAILY_SQL, [driverIds]);
+    expect(actual, "driver_daily_stats").toEqual(expected);
     for (const driverId of driverIds) {
       for (const window of [{}, ...windows]) {
         const live = await getDriverStatsLive(db, driverId, window);
@@ -81,10 +145,26 @@ describe("rollups", () => {
     { requiredKeys: [] },
   ).filter((w) => w.startMicros === undefined || w.endMicros === undefined || w.endMicros > w.startMicros);
 
-  it("equal the live aggregate after concurrent writes from several connections", async () => {
+  // One correction, in autocommit or in a transaction held open holdMs.
+  async function correct(holdMs: number, sql: string, values: unknown[]) {
+    try {
+      if (holdMs === 0) {
+        await db.query(sql, values);
+      } else {
+        await db.transaction(async (tx) => {
+          await tx.query(sql, values);
+          await sleep(holdMs);
+        });
+      }
+    } catch (error) {
+      if (!isDeadlock(error)) throw error;
+    }
+  }
+
+  it("equal the live aggregate after concurrent writes, corrections, moves and time-zone changes from several connections", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.array(opArb, { maxLength: 25 }), { minLength: 2, maxLength: 4 }),
+        fc.array(fc.array(opArb, { maxLength: 30 }), { minLength: 2, maxLength: 4 }),
         fc.array(windowArb, { minLength: 1, maxLength: 4 }),
         async (streams, windows) => {
           const driverIds = ZONES.map(() => nextDriverId++);
@@ -92,7 +172,8 @@ describe("rollups", () => {
             drivers: driverIds.map((id, i) => ({ id, timeZone: ZONES[i]! })),
           });
           // Each stream is one writer, running its ops in order on the pool,
-          // all streams at once.
+          // all streams at once. A stream knows the trips it created; another
+          // stream may have moved or deleted them meanwhile.
           await Promise.all(
             streams.map(async (ops) => {
               const trips: bigint[] = [];
@@ -118,15 +199,42 @@ describe("rollups", () => {
                   case "review":
                     if (trip === undefined) break;
                     await createReview(db, { tripId: trip, rating: op.rating, comment: "" }).catch((error) => {
-                      // cancelled trips take no review; a second review is refused
-                      if (!(error instanceof WriteRejectedError)) throw error;
+                      // cancelled trips take no review; a second review is refused;
+                      // the trip may have been deleted by another stream
+                      if (!(error instanceof WriteRejectedError) && !isDeadlock(error)) throw error;
                     });
                     break;
                   case "tip-correction":
-                    if (trip !== undefined) await db.query("UPDATE payments SET tip_minor = $2 WHERE trip_id = $1", [trip, op.tip]);
+                    if (trip !== undefined) await correct(op.holdMs, "UPDATE payments SET tip_minor = $2 WHERE trip_id = $1", [trip, op.tip]);
                     break;
                   case "review-deletion":
-                    if (trip !== undefined) await db.query("DELETE FROM reviews WHERE trip_id = $1", [trip]);
+                    if (trip !== undefined) await correct(op.holdMs, "DELETE FROM reviews WHERE trip_id = $1", [trip]);
+                    break;
+                  case "trip-deletion":
+                    if (trip !== undefined) await correct(op.holdMs, "DELETE FROM trips WHERE id = $1", [trip]);
+                    break;
+                  case "trip-move-driver":
+                    if (trip !== undefined) {
+                      await correct(op.holdMs, "UPDATE trips SET driver_id = $2 WHERE id = $1", [trip, driverIds[op.driver]!]);
+                    }
+                    break;
+                  case "trip-move-day":
+                    if (trip !== undefined) {
+                      await correct(
+                        op.holdMs,
+                        `UPDATE trips SET started_at = started_at + make_interval(hours => $2),
+                                          completed_at = completed_at + make_interval(hours => $2)
+                         WHERE id = $1`,
+                        [trip, op.hours],
+                      );
+                    }
+                    break;
+                  case "time-zone-change":
+                    await correct(op.holdMs, "UPDATE drivers SET time_zone = $2 WHERE id = $1", [driverIds[op.driver]!, ZONES[op.zone]!]);
+                    break;
+                  case "truncate":
+                    // payments and reviews reference trips: TRUNCATE trips needs CASCADE.
+                    await correct(0, op.table === "trips" ? "TRUNCATE trips CASCADE" : `TRUNCATE ${op.table}`, []);
                     break;
                 }
               }
@@ -135,8 +243,126 @@ describe("rollups", () => {
           await expectRollupsMatchLive(driverIds, windows);
         },
       ),
-      { numRuns: Number(process.env.ROLLUP_RUNS ?? 12) },
+      // Races do not shrink reliably: bound the search, report the smallest
+      // failing case found by then.
+      { numRuns: Number(process.env.ROLLUP_RUNS ?? 12), interruptAfterTimeLimit: 120_000 },
     );
+  }, 180_000);
+
+  // Deterministic interleavings: connection A runs a correction in an open
+  // transaction; connection B's write then starts and must wait for A (on
+  // some lock); A commits; B finishes. B's write must land where the rows say
+  // after A, not where they said when B started.
+  async function interleave(holder: { sql: string; values: unknown[] }, racer: { sql: string; values: unknown[] }) {
+    const a = new pg.Client({ connectionString: testDb.connectionString });
+    const b = new pg.Client({ connectionString: testDb.connectionString });
+    await Promise.all([a.connect(), b.connect()]);
+    try {
+      const { rows } = await b.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+      await a.query("BEGIN");
+      await a.query(holder.sql, holder.values);
+      const racing = b.query(racer.sql, racer.values);
+      racing.catch(() => undefined);
+      // B has started and is blocked on a lock that A holds.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const [state] = await db.query<{ wait_event_type: string | null }>(
+          "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1",
+          [rows[0]!.pid],
+        );
+        if (state?.wait_event_type === "Lock") break;
+        if (Date.now() > deadline) throw new Error("the racing write never waited for the open transaction");
+        await sleep(5);
+      }
+      await a.query("COMMIT");
+      await racing;
+    } finally {
+      await Promise.all([a.end(), b.end()]);
+    }
+  }
+
+  // Tokyo is UTC+9, Los Angeles UTC-7 in April: 20:00 UTC is on different days.
+  const EVENING = 1_743_796_800_000_000n; // 2025-04-04 20:00 UTC
+  const INSERT_TRIP_SQL = `
+    WITH t AS (
+      INSERT INTO trips (driver_id, status, started_at, completed_at, distance_meters)
+      VALUES ($1, 'completed', $2::timestamptz - interval '20 minutes', $2::timestamptz, 4200)
+      RETURNING id
+    )
+    INSERT INTO payments (trip_id, fare_minor, tip_minor, currency_code) SELECT id, 1500, 200, 'USD' FROM t`;
+
+  async function twoDriversWithTrips() {
+    const d1 = nextDriverId++;
+    const d2 = nextDriverId++;
+    const [trip] = await insertFixtures(testDb.connectionString, {
+      drivers: [
+        { id: d1, timeZone: "Asia/Tokyo" },
+        { id: d2, timeZone: "America/Los_Angeles" },
+      ],
+      trips: [
+        { driverId: d1, completedAtMicros: EVENING, fareMinor: 1000n, tipMinor: 100n },
+        { driverId: d1, completedAtMicros: EVENING - 30n * HOUR, fareMinor: 700n },
+        { driverId: d2, completedAtMicros: EVENING - 50n * HOUR, fareMinor: 900n },
+      ],
+    });
+    return { d1, d2, trip: trip! };
+  }
+
+  it("put a trip inserted during a time-zone change on the day of the new zone", async () => {
+    const { d1, d2 } = await twoDriversWithTrips();
+    await interleave(
+      { sql: "UPDATE drivers SET time_zone = 'America/Los_Angeles' WHERE id = $1", values: [d1] },
+      { sql: INSERT_TRIP_SQL, values: [d1, formatMicrosIso(EVENING + HOUR)] },
+    );
+    await expectRollupsMatchLive([d1, d2], []);
+  });
+
+  it("count a review added during a move of its trip to another driver for the new driver", async () => {
+    const { d1, d2, trip } = await twoDriversWithTrips();
+    await interleave(
+      { sql: "UPDATE trips SET driver_id = $2 WHERE id = $1", values: [trip, d2] },
+      { sql: "INSERT INTO reviews (trip_id, rating) VALUES ($1, 4)", values: [trip] },
+    );
+    await expectRollupsMatchLive([d1, d2], []);
+  });
+
+  it("count a review added during a move of its trip to another day on the new day", async () => {
+    const { d1, d2, trip } = await twoDriversWithTrips();
+    await interleave(
+      { sql: "UPDATE trips SET completed_at = completed_at + interval '2 days', started_at = started_at + interval '2 days' WHERE id = $1", values: [trip] },
+      { sql: "INSERT INTO reviews (trip_id, rating) VALUES ($1, 2)", values: [trip] },
+    );
+    await expectRollupsMatchLive([d1, d2], []);
+  });
+
+  it("apply a tip correction made during a move of its trip to another driver to the new driver", async () => {
+    const { d1, d2, trip } = await twoDriversWithTrips();
+    await interleave(
+      { sql: "UPDATE trips SET driver_id = $2 WHERE id = $1", values: [trip, d2] },
+      { sql: "UPDATE payments SET tip_minor = 999 WHERE trip_id = $1", values: [trip] },
+    );
+    await expectRollupsMatchLive([d1, d2], []);
+  });
+
+  it("recompute the rollups when trips, payments or reviews are truncated", async () => {
+    const { d1, d2 } = await twoDriversWithTrips();
+    await db.query("INSERT INTO reviews (trip_id, rating) SELECT id, 5 FROM trips WHERE driver_id = ANY ($1::int8[])", [[d1, d2]]);
+    await db.query("TRUNCATE reviews", []);
+    await expectRollupsMatchLive([d1, d2], []);
+    await db.query("TRUNCATE payments", []);
+    await expectRollupsMatchLive([d1, d2], []);
+    await db.query("TRUNCATE trips CASCADE", []);
+    await expectRollupsMatchLive([d1, d2], []);
+    const [left] = await db.query<{ n: bigint }>(
+      "SELECT (SELECT count(*) FROM driver_stats) + (SELECT count(*) FROM driver_daily_stats) AS n",
+      [],
+    );
+    expect(left!.n).toBe(0n);
+    // TRUNCATE drivers cascades to everything, rollups included.
+    await twoDriversWithTrips();
+    await db.query("TRUNCATE drivers CASCADE", []);
+    const [none] = await db.query<{ n: bigint }>("SELECT count(*) AS n FROM driver_stats", []);
+    expect(none!.n).toBe(0n);
   });
 
   it("follow a driver who changes time zone, and a deleted trip", async () => {
