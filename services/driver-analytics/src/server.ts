@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Database } from "@driver-analytics/db";
-import { DriverAnalytics, Health, ServerReflection, ServerReflectionV1alpha } from "@driver-analytics/proto";
+import { DriverAnalytics, Health } from "@driver-analytics/proto";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { GrpcServerKind } from "./config.js";
@@ -102,16 +102,16 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
   const health = new HealthMonitor([DriverAnalytics.typeName]);
   const probe = startDatabaseProbe(deps.db, health, deps.logger, deps.healthProbe ?? { intervalMs: 1_000, timeoutMs: 1_000 });
   const eventLoop = new EventLoopDelayMonitor();
-  let admission: AdmissionController | undefined;
   const metrics = createServerMetrics({
     db: deps.db,
     health,
+    // Scraped only once createServer has returned, when admission exists.
     admission: () => admission,
     // Scraped only once createServer has returned, when listener exists.
     connections: () => listener.stats(),
     ...(deps.processMetrics === undefined ? {} : { processMetrics: deps.processMetrics }),
   });
-  admission = new AdmissionController(deps.admission ?? defaultAdmissionOptions(8), {
+  const admission = new AdmissionController(deps.admission ?? defaultAdmissionOptions(8), {
     eventLoopDelayMs: () => eventLoop.delayMs(),
     observer: metrics.admission,
   });

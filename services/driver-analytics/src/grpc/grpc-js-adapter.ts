@@ -93,7 +93,6 @@ export function grpcMethodDefinition(service: DescService, method: DescMethod): 
   };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ImplFn = (request: any, context: HandlerContext) => any;
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;

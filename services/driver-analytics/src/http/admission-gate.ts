@@ -7,7 +7,6 @@ import type { NodeHandlerFn } from "./cors.js";
 
 type Handler = NodeHandlerFn;
 type Request = Parameters<Handler>[0];
-type Response = Parameters<Handler>[1];
 
 const REFUSAL_MESSAGE = "server is at capacity, retry later";
 const GRPC_UNAVAILABLE = "14";
