@@ -225,6 +225,7 @@ export class ReadRouter {
   // (time, primary WAL position) samples, oldest first.
   readonly #history: { at: number; lsn: Lsn }[] = [];
   #next = 0;
+  readonly #routes = new Map<ReadRoute, number>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   readonly #probeController = new AbortController();
@@ -259,8 +260,24 @@ export class ReadRouter {
     return lsn;
   }
 
+  /** replicaDatabases: the replicas' pools, for the caller to close after stop(). */
+  replicaDatabases(): Database[] {
+    return this.#replicas.map((r) => r.db);
+  }
+
+  /** readsByRoute: reads completed so far, by where they went. */
+  readsByRoute(): ReadonlyMap<ReadRoute, number> {
+    return this.#routes;
+  }
+
   /** read runs fn on a replica that satisfies options.minLsn, or on the primary. */
   async read<T>(fn: (db: Database) => Promise<T>, options: ReadOptions = {}): Promise<ReadResult<T>> {
+    const result = await this.#read(fn, options);
+    this.#routes.set(result.route, (this.#routes.get(result.route) ?? 0) + 1);
+    return result;
+  }
+
+  async #read<T>(fn: (db: Database) => Promise<T>, options: ReadOptions): Promise<ReadResult<T>> {
     const { minLsn, wantLsn = false, signal } = options;
     const choice = await this.#choose(minLsn, signal);
     if (choice.replica !== undefined) {
