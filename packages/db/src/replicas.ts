@@ -107,23 +107,49 @@ class LsnSampler {
     private readonly sql: string,
   ) {}
 
+  /**
+   * sample resolves with a position read by a query that started after this
+   * call. The shared query never takes a caller's signal (one caller's cancel
+   * must not fail the others); a caller whose signal aborts stops waiting.
+   */
   sample(signal?: AbortSignal): Promise<Lsn> {
+    const shared = this.#shared();
+    if (signal === undefined) return shared;
+    if (signal.aborted) return Promise.reject(new QueryAbortedError({ cause: signal.reason }));
+    return new Promise<Lsn>((resolve, reject) => {
+      const onAbort = () => reject(new QueryAbortedError({ cause: signal.reason }));
+      signal.addEventListener("abort", onAbort, { once: true });
+      shared.then(
+        (lsn) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(lsn);
+        },
+        (error: unknown) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #shared(): Promise<Lsn> {
     if (this.#queued !== undefined) return this.#queued;
-    if (this.#running === undefined) return this.#start(signal);
+    if (this.#running === undefined) return this.#start();
     // The running query may have started before our caller's reads ended.
     const queued = this.#running
       .catch(() => undefined)
       .then(() => {
         this.#queued = undefined;
-        return this.#start(signal);
+        return this.#start();
       });
+    queued.catch(() => undefined);
     this.#queued = queued;
     return queued;
   }
 
-  #start(signal?: AbortSignal): Promise<Lsn> {
+  #start(): Promise<Lsn> {
     const running = this.db
-      .query<{ lsn: string | null }>(this.sql, [], { signal })
+      .query<{ lsn: string | null }>(this.sql, [])
       .then(([row]) => {
         const lsn = row?.lsn === null || row?.lsn === undefined ? undefined : parseLsn(row.lsn);
         if (lsn === undefined) throw new DatabaseUnavailableError();
@@ -132,6 +158,8 @@ class LsnSampler {
       .finally(() => {
         if (this.#running === running) this.#running = undefined;
       });
+    // Nobody may be listening when it fails (every caller aborted).
+    running.catch(() => undefined);
     this.#running = running;
     return running;
   }
