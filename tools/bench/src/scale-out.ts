@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   const drivers = quick ? 50 : 500;
   const tripsPerDriver = quick ? 100 : 500;
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  const loadAverageAtStart = os.loadavg()[0]!;
   if (spawnSync("haproxy", ["-v"]).error !== undefined) throw new Error("haproxy is not installed (apt-get install haproxy)");
 
   log(`scale-out benchmark: PostgreSQL 15 primary + replica, ${drivers} drivers x ${tripsPerDriver} trips`);
@@ -184,7 +185,7 @@ async function main(): Promise<void> {
       await Promise.all(halves.map((s) => s.stop()));
     }
 
-    await writeFile(out, markdown(rows, { quick, drivers, tripsPerDriver, measureMs }));
+    await writeFile(out, markdown(rows, { quick, drivers, tripsPerDriver, measureMs, loadAverageAtStart }));
     log(`wrote ${path.relative(process.cwd(), out)}`);
   } finally {
     for (const child of children) child.kill("SIGKILL");
@@ -221,7 +222,10 @@ function ms(report: Report, percentage: number): string {
   return point === undefined ? "-" : (point.latency / 1e6).toFixed(1);
 }
 
-function markdown(rows: Row[], plan: { quick: boolean; drivers: number; tripsPerDriver: number; measureMs: number }): string {
+function markdown(
+  rows: Row[],
+  plan: { quick: boolean; drivers: number; tripsPerDriver: number; measureMs: number; loadAverageAtStart: number },
+): string {
   const cores = os.availableParallelism();
   const lines: string[] = [];
   lines.push("# Scale-out benchmark");
@@ -229,7 +233,9 @@ function markdown(rows: Row[], plan: { quick: boolean; drivers: number; tripsPer
   lines.push(
     `Written by \`npx -y pnpm@10.34.8 bench:scale-out${plan.quick ? " -- --quick" : ""}\` on ${new Date().toISOString().slice(0, 10)}, ` +
       `Node ${process.version}, ${cores} cores (${os.cpus()[0]?.model ?? "unknown CPU"}) shared by the load generator, the server processes, ` +
-      `HAProxy and both PostgreSQL servers${plan.quick ? " (quick run: tiny dataset, short measurements; shape only, not figures)" : ""}.`,
+      `HAProxy and both PostgreSQL servers${plan.quick ? " (quick run: tiny dataset, short measurements; shape only, not figures)" : ""}. ` +
+      `Load average when it started: ${plan.loadAverageAtStart.toFixed(1)}` +
+      (plan.loadAverageAtStart > cores / 2 ? " (the machine was busy with other work: absolute figures are pessimistic and noisy)." : "."),
   );
   lines.push("");
   lines.push(
