@@ -4,7 +4,12 @@
 // - DB_POOL_SIZE is the group's total: PostgreSQL never sees more connections;
 // - a worker killed with SIGKILL is logged and replaced;
 // - SIGTERM drains every worker under load: 0 failed calls, exit 0.
-import { readFileSync, readdirSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { DriverAnalytics } from "@driver-analytics/proto";
 import { withConnection } from "@driver-analytics/db";
 import { createTestDatabase, insertFixtures, type TestDatabase } from "@driver-analytics/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -112,5 +117,54 @@ describe("WORKERS=2: a process group on one port", () => {
     expect(group.logs.filter((l) => l.msg === "call failed")).toEqual([]);
     expect(outcomes.filter((o) => o.code !== "ok" && !notAccepted.test(o.message ?? ""))).toEqual([]);
     expect(group.logs.filter((l) => l.msg === "stopped").length).toBe(3); // two workers and the primary
+  });
+
+  it("runs the README's demo with WORKERS=2: one embedded PostgreSQL, the banner's tokens and page tokens valid on every worker", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "da-cluster-demo-"));
+    chmodSync(dir, 0o755); // as root, PostgreSQL runs as postgres and must reach it
+    // No DATABASE_URL and no keys: demo mode, as `WORKERS=2 pnpm start` on a fresh machine.
+    const demo = await startServerChild({
+      WORKERS: "2",
+      DATA_DIR: path.join(dir, "pg"),
+      DATABASE_URL: "",
+      AUTH_HS256_SECRET: "",
+      AUTH_ISSUER: "",
+      PAGE_TOKEN_SECRET: "",
+    });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!demo.text.some((line) => line.startsWith("export DRIVER_TOKEN="))) {
+        if (Date.now() > deadline) throw new Error("no demo banner");
+        await sleep(50);
+      }
+      const driverToken = demo.text.find((line) => line.startsWith("export DRIVER_TOKEN="))!.slice("export DRIVER_TOKEN=".length);
+      // A new HTTP/1.1 connection per call: the primary hands them to both workers in turn.
+      const call = () =>
+        createClient(
+          DriverAnalytics,
+          createConnectTransport({
+            baseUrl: `http://${demo.address}`,
+            httpVersion: "1.1",
+            nodeOptions: { agent: false },
+            interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${driverToken}`), next(req))],
+          }),
+        );
+      let pageToken = "";
+      const seen: bigint[] = [];
+      for (let page = 0; page < 6; page++) {
+        const response = await call().listTrips({ driverId: 1n, pageSize: 20, pageToken });
+        seen.push(...response.trips.map((t) => t.tripId));
+        pageToken = response.nextPageToken;
+      }
+      expect((await call().getStats({ driverId: 1n })).stats?.totalTrips).toBe(300n);
+      expect(new Set(seen).size).toBe(120); // six pages, from alternating workers, no repeats
+      const served = demo.logs.filter((l) => l.msg === "listening").map((l) => l.worker);
+      expect(served.sort()).toEqual([1, 2]);
+      demo.process.kill("SIGTERM");
+      expect(await demo.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      demo.process.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

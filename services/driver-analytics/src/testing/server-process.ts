@@ -14,6 +14,8 @@ export interface ServerChild {
   address: string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   logs: Record<string, unknown>[];
+  /** Every stdout line that is not a JSON log line (the demo banner). */
+  text: string[];
   /** GET /metrics straight from this server (not through a balancer). */
   metrics(): Promise<string>;
 }
@@ -46,6 +48,7 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
   );
   const workers = Number(env.WORKERS ?? "1");
   const logs: Record<string, unknown>[] = [];
+  const text: string[] = [];
   const address = await new Promise<string>((resolve, reject) => {
     let listening = 0;
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -54,7 +57,7 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
         logs.push(entry);
         if (entry.msg === "listening" && ++listening === workers) resolve(String(entry.address));
       } catch {
-        // not a log line
+        text.push(line);
       }
     });
     void exited.then(({ code }) => reject(new Error(`server exited with ${code} before listening`)));
@@ -64,6 +67,7 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
     address,
     exited,
     logs,
+    text,
     async metrics() {
       const response = await fetch(`http://${address}/metrics`);
       if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
