@@ -32,3 +32,5 @@ export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded
 export { seedDataset } from "./seed-dataset.js";
 export type { SeedOptions, SeedProgress, SeedResult } from "./seed-dataset.js";
 export { formatMicrosIso, parseTimestamptzMicros } from "./time.js";
+export { ReadRouter, formatLsn, parseLsn, replicaName } from "./replicas.js";
+export type { Lsn, ReadOptions, ReadResult, ReadRoute, ReadRouterOptions, ReplicaConfig, ReplicaStatus } from "./replicas.js";

@@ -18,7 +18,18 @@ export interface Config {
   /** Embedded PostgreSQL's directory; absent: <repository>/.data/postgres. */
   dataDir: string | undefined;
   strategy: Strategy;
+  /** WORKERS: server processes on the port (node:cluster); 1 runs no cluster. */
+  workers: number;
+  /** Pool connections of this process to each database server: DB_POOL_SIZE divided among the workers. */
   poolSize: number;
+  /** DB_POOL_SIZE as given (or its default): the whole process group's connections to each database server. */
+  poolSizeTotal: number;
+  /** DATABASE_REPLICA_URLS: streaming replicas that serve the reads. */
+  replicaUrls: string[];
+  /** REPLICA_WAIT_MS: longest a read with a consistency token waits for a replica, then it reads the primary. */
+  replicaWaitMs: number;
+  /** REPLICA_MAX_LAG_MS: a replica further behind the primary is skipped until it catches up. */
+  replicaMaxLagMs: number;
   acquireTimeoutMs: number;
   maxWaiting: number;
   statementTimeoutMs: number;
@@ -107,7 +118,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   // PostgreSQL finishes work fastest a few statements at a time: about two per
   // core (measured: 4 served more than 8 on 2 cores).
-  const poolSize = int("DB_POOL_SIZE", Math.max(2, 2 * os.availableParallelism()), 1, 1000);
+  // DB_POOL_SIZE is the whole process group's: WORKERS processes share it, so
+  // more workers never open more connections (at least one each).
+  const poolSizeTotal = int("DB_POOL_SIZE", Math.max(2, 2 * os.availableParallelism()), 1, 1000);
+  const workersRaw = read("WORKERS");
+  let workers = 1;
+  if (workersRaw === "auto") workers = os.availableParallelism();
+  else if (workersRaw !== undefined) {
+    workers = Number(workersRaw);
+    if (!/^\d+$/.test(workersRaw) || workers < 1 || workers > 256) {
+      problems.push(`WORKERS=${JSON.stringify(workersRaw)}: expected an integer from 1 to 256, or auto (one per core)`);
+      workers = 1;
+    }
+  }
+  const poolSize = Math.max(1, Math.floor(poolSizeTotal / workers));
+  const replicaUrls = (read("DATABASE_REPLICA_URLS") ?? "")
+    .split(",")
+    .map((url) => url.trim())
+    .filter((url) => url !== "");
+  for (const url of replicaUrls) {
+    if (!/^postgres(ql)?:\/\//.test(url)) problems.push("DATABASE_REPLICA_URLS: expected comma-separated postgres:// or postgresql:// URLs");
+  }
+  if (replicaUrls.length > 0 && databaseUrl === undefined) {
+    problems.push("DATABASE_REPLICA_URLS needs DATABASE_URL (the primary)");
+  }
   const defaultAdmission = defaultAdmissionOptions(poolSize);
   const demo = databaseUrl === undefined;
   const auth = readAuthConfig(read, problems, demo);
@@ -129,7 +163,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl,
     dataDir: read("DATA_DIR"),
     strategy: oneOf("STRATEGY", STRATEGIES, "rollup"),
+    workers,
     poolSize,
+    poolSizeTotal,
+    replicaUrls,
+    replicaWaitMs: int("REPLICA_WAIT_MS", 200, 0, 60_000),
+    replicaMaxLagMs: int("REPLICA_MAX_LAG_MS", 2_000, 1, 3_600_000),
     // Admission control bounds who waits for a connection (2 calls per
     // connection); this only catches a database that stopped answering.
     acquireTimeoutMs: int("DB_ACQUIRE_TIMEOUT_MS", 10_000, 1, 600_000),

@@ -2,10 +2,13 @@
 // The DriverAnalytics server process: configuration from the environment,
 // PostgreSQL from DATABASE_URL (or an embedded one with demo data), one port
 // for gRPC, gRPC-Web and Connect, and a graceful stop on SIGTERM/SIGINT.
-import { createHash } from "node:crypto";
+import cluster from "node:cluster";
+import { createHash, randomBytes } from "node:crypto";
 import {
   DEFAULT_EMBEDDED_DATA_DIR,
   Database,
+  ReadRouter,
+  replicaName,
   migrate,
   seedDataset,
   startEmbeddedPostgres,
@@ -17,13 +20,31 @@ import { bundledDashboardDir, mintDemoTokens, type DemoTokens } from "./auth/dem
 import { AdminServer } from "./http/ops-endpoints.js";
 import { createServer } from "./server.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
+import { runClusterPrimary } from "./cluster/primary.js";
+import { exposeClusterMetrics } from "./cluster/worker.js";
+import { registerReplicaMetrics } from "./replicas/metrics.js";
 
 // A demo small enough to seed in about a second, large enough to page through.
 const DEMO_DATASET = { drivers: 20, tripsPerDriver: 300, reviewRatio: 0.8, cancelledRatio: 0.04, seed: 1 };
 
 async function main(): Promise<void> {
-  const config = loadConfig();
-  const logger = pino({ level: config.logLevel, base: { service: "driver-analytics" } });
+  let config = loadConfig();
+  // WORKERS=N: this process supervises N workers that serve the port; each
+  // worker runs the rest of main as a single server would.
+  const clusterPrimary = config.workers > 1 && cluster.isPrimary;
+  const logger = pino({
+    level: config.logLevel,
+    base: { service: "driver-analytics", ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}) },
+  });
+  if (clusterPrimary) {
+    // Every worker must verify the same tokens and sign the same page tokens.
+    if (config.auth.keys.kind === "hs256" && config.auth.keys.generated) {
+      process.env.AUTH_HS256_SECRET = randomBytes(32).toString("hex");
+      logger.warn("no AUTH_* key configured: demo mode verifies tokens with a random secret that dies with this process group");
+    }
+    if (config.pageTokenSecret === undefined) process.env.PAGE_TOKEN_SECRET = randomBytes(32).toString("hex");
+    config = loadConfig();
+  }
 
   let embedded: EmbeddedPostgresHandle | undefined;
   let databaseUrl = config.databaseUrl;
@@ -37,6 +58,41 @@ async function main(): Promise<void> {
   const { applied } = await migrate(databaseUrl);
   if (applied.length > 0) logger.info({ applied }, "migrations applied");
 
+  if (clusterPrimary) {
+    const primaryDashboardDir = config.dashboardDir ?? (embedded !== undefined ? bundledDashboardDir() : undefined);
+    if (config.demoSeed) {
+      const seedDb = new Database({ connectionString: databaseUrl, poolSize: 1, acquireTimeoutMs: 10_000, maxWaiting: 10, statementTimeoutMs: 60_000 });
+      await seedDemoData(seedDb, databaseUrl, logger).finally(() => seedDb.close());
+    }
+    logger.info(
+      { workers: config.workers, poolSizeTotal: config.poolSizeTotal, poolSizePerWorker: config.poolSize },
+      "starting workers",
+    );
+    runClusterPrimary({
+      workers: config.workers,
+      logger,
+      graceMs: config.shutdownGraceMs,
+      // Workers serve the database this process resolved (embedded or not) as
+      // a plain DATABASE_URL server with this process's demo settings.
+      workerEnv: {
+        DATABASE_URL: databaseUrl,
+        DEMO_SEED: "false",
+        ...(primaryDashboardDir === undefined ? {} : { DASHBOARD_DIR: primaryDashboardDir }),
+        ...(config.corsAllowedOrigins.length === 0 ? {} : { CORS_ALLOWED_ORIGINS: config.corsAllowedOrigins.join(",") }),
+      },
+      onListening: (address) => {
+        if (embedded === undefined) return;
+        void mintDemoTokens(config.auth, 1n).then((tokens) =>
+          printDemoBanner(`${address.address}:${address.port}`, tokens, primaryDashboardDir !== undefined),
+        );
+      },
+      onStopped: async () => {
+        await embedded?.stop();
+      },
+    });
+    return;
+  }
+
   const db = new Database({
     connectionString: databaseUrl,
     poolSize: config.poolSize,
@@ -44,6 +100,31 @@ async function main(): Promise<void> {
     maxWaiting: config.maxWaiting,
     statementTimeoutMs: config.statementTimeoutMs,
   });
+  // DATABASE_REPLICA_URLS: reads on streaming replicas, each with a pool of the same size.
+  const replicas =
+    config.replicaUrls.length === 0
+      ? undefined
+      : new ReadRouter({
+          primary: db,
+          replicas: config.replicaUrls.map((url) => ({
+            name: replicaName(url),
+            db: new Database({
+              connectionString: url,
+              poolSize: config.poolSize,
+              // A replica that does not answer is skipped, not waited for.
+              acquireTimeoutMs: Math.min(config.acquireTimeoutMs, 2_000),
+              maxWaiting: config.maxWaiting,
+              statementTimeoutMs: config.statementTimeoutMs,
+            }),
+          })),
+          maxLagMs: config.replicaMaxLagMs,
+          waitMs: config.replicaWaitMs,
+          onReplicaStateChange: (replica, healthy, reason) =>
+            healthy
+              ? logger.info({ replica, reason }, "replica serves reads")
+              : logger.warn({ replica, reason }, "replica skipped: reads go to the primary"),
+        });
+  await replicas?.firstProbe;
   if (config.demoSeed) await seedDemoData(db, databaseUrl, logger);
 
   if (config.pageTokenSecret === undefined) {
@@ -67,6 +148,7 @@ async function main(): Promise<void> {
     corsAllowedOrigins: config.corsAllowedOrigins,
     ...(dashboardDir === undefined ? {} : { dashboardDir }),
     strategy: config.strategy,
+    ...(replicas === undefined ? {} : { replicas }),
     ...(config.pageTokenSecret === undefined
       ? {}
       : { pageTokenKey: createHash("sha256").update(config.pageTokenSecret).digest() }),
@@ -80,6 +162,8 @@ async function main(): Promise<void> {
     // the RPC port in demo mode only (in production it faces the callers).
     opsEndpointsOnRpcPort: demo && config.adminPort === undefined,
   });
+  if (replicas !== undefined) registerReplicaMetrics(metrics, replicas);
+  exposeClusterMetrics(metrics);
   let admin: AdminServer | undefined;
   if (config.adminPort !== undefined) {
     admin = new AdminServer({ metrics, health });
@@ -95,6 +179,7 @@ async function main(): Promise<void> {
       address: target,
       strategy: config.strategy,
       poolSize: config.poolSize,
+      replicas: config.replicaUrls.map(replicaName),
       admission: config.admission,
       connections: config.connectionLimits,
     },
@@ -124,6 +209,8 @@ async function main(): Promise<void> {
     logger.info({ signal, graceMs }, "shutting down: draining in-flight calls");
     await drainServer(graceMs);
     await admin?.close();
+    replicas?.stop();
+    await Promise.all(replicas?.replicaDatabases().map((replica) => replica.close()) ?? []);
     await db.close();
     await embedded?.stop();
     logger.info("stopped");

@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { Database } from "@driver-analytics/db";
+import type { Database, ReadRouter } from "@driver-analytics/db";
 import { DriverAnalytics, Health } from "@driver-analytics/proto";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -45,6 +45,8 @@ export interface ServerDeps {
   /** Built dashboard to serve for GET requests that are not RPCs; nothing is served when absent. */
   dashboardDir?: string;
   strategy?: Strategy;
+  /** Streaming replicas for the reads (DATABASE_REPLICA_URLS); every query goes to db when absent. */
+  replicas?: ReadRouter;
   /** Key for page tokens; random (tokens die with the process) when absent. */
   pageTokenKey?: Buffer;
   maxConcurrentStreams?: number;
@@ -93,7 +95,7 @@ export interface DriverAnalyticsServer {
 
 /** createServer wires the RPC handlers over a database; listening is the caller's move. */
 export function createServer(deps: ServerDeps): DriverAnalyticsServer {
-  const queries = createAnalyticsQueries(deps.db, deps.strategy ?? "rollup");
+  const queries = createAnalyticsQueries(deps.db, deps.strategy ?? "rollup", deps.replicas);
   const pageTokens = new PageTokenCodec(deps.pageTokenKey ?? randomBytes(32));
   const shutdownController = new AbortController();
   // Every in-flight call links its own signal to this one: thousands of

@@ -11,6 +11,7 @@ import {
   TripStatus,
 } from "@driver-analytics/proto";
 import type { AnalyticsQueries } from "./analytics-queries.js";
+import { laterLsn, readConsistencyToken, writeConsistencyToken } from "../replicas/consistency.js";
 import { toDriverStats, toEarningsBucket, toReview, toTrip } from "./messages.js";
 import { filterFingerprint, PageTokenError, type PageTokenCodec } from "./page-token.js";
 import {
@@ -49,7 +50,8 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
     async getStats(request, context) {
       const driverId = parseDriverId(request.driverId);
       const window = parseWindow(request.startTime, request.endTime);
-      const record = await queries.getDriverStats(driverId, window, { signal: context.signal });
+      const minLsn = readConsistencyToken(context.requestHeader);
+      const record = await queries.getDriverStats(driverId, window, { signal: context.signal, minLsn });
       if (record === undefined) throw driverNotFound();
       return create(GetStatsResponseSchema, { stats: toDriverStats(record) });
     },
@@ -62,6 +64,7 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
 
       let after;
       let position = 0;
+      let minLsn = readConsistencyToken(context.requestHeader);
       if (request.pageToken !== "") {
         let cursor;
         try {
@@ -75,9 +78,13 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
         }
         after = { completedAtMicros: cursor.completedAtMicros, id: cursor.tripId };
         position = cursor.position;
+        minLsn = laterLsn(minLsn, cursor.minLsn);
       }
 
-      const page = await queries.listTrips({ driverId, window, pageSize, after, position }, { signal: context.signal });
+      const page = await queries.listTrips(
+        { driverId, window, pageSize, after, position },
+        { signal: context.signal, minLsn },
+      );
       if (page === undefined) throw driverNotFound();
       const last = page.trips.at(-1);
       const nextPageToken =
@@ -88,8 +95,10 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
               completedAtMicros: last.completedAtMicros,
               tripId: last.id,
               position: position + page.trips.length,
+              minLsn: page.lsn,
             })
           : "";
+      writeConsistencyToken(context.responseHeader, page.lsn);
       return create(ListTripsResponseSchema, { trips: page.trips.map(toTrip), nextPageToken });
     },
 
@@ -107,7 +116,7 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
       }
       const series = await queries.getEarningsSeries(
         { driverId, startDay: start.day, endDay: end.day, granularity },
-        { signal: context.signal },
+        { signal: context.signal, minLsn: readConsistencyToken(context.requestHeader) },
       );
       if (series === undefined) throw driverNotFound();
       return create(GetEarningsSeriesResponseSchema, {
@@ -134,7 +143,7 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
       const tip = parseMoney(request.tip, "tip") ?? { currencyCode: fare.currencyCode, amountMinor: 0n };
       if (tip.currencyCode !== fare.currencyCode) throw invalid("tip must be in the currency of fare");
 
-      const { trip } = await queries.createTrip(
+      const { trip, consistencyToken } = await queries.createTrip(
         {
           requestId,
           driverId,
@@ -148,6 +157,7 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
         },
         { signal: context.signal },
       );
+      writeConsistencyToken(context.responseHeader, consistencyToken);
       return create(CreateTripResponseSchema, { trip: toTrip(trip) });
     },
 
@@ -163,6 +173,7 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
         { tripId: request.tripId, rating: request.rating, comment: request.comment },
         { signal: context.signal },
       );
+      writeConsistencyToken(context.responseHeader, review.consistencyToken);
       return create(CreateReviewResponseSchema, { tripId: review.tripId, review: toReview(review) });
     },
   };

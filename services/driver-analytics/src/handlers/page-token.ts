@@ -8,9 +8,16 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 //
 // position (trips already returned) serves the OFFSET-based naive strategy;
 // the keyset strategies use (completedAtMicros, tripId).
+//
+// Version 2 (issued when the server reads from replicas) appends minLsn u64:
+// the WAL position the walk has already seen, so later pages are read from a
+// replica at least that fresh (or the primary) and a walk never goes back in
+// time. Version 1 tokens are still accepted.
 
 const VERSION = 1;
+const VERSION_WITH_LSN = 2;
 const PAYLOAD_BYTES = 1 + 8 + 8 + 8 + 8 + 4;
+const LSN_BYTES = 8;
 const MAC_BYTES = 16;
 
 export interface PageCursor {
@@ -20,6 +27,8 @@ export interface PageCursor {
   completedAtMicros: bigint;
   tripId: bigint;
   position: number;
+  /** Version 2: the walk's consistency floor (a WAL position). */
+  minLsn?: bigint | undefined;
 }
 
 /** PageTokenError: the token is not one we issued, or was changed. */
@@ -37,13 +46,15 @@ export class PageTokenCodec {
   }
 
   encodePageToken(cursor: PageCursor): string {
-    const payload = Buffer.alloc(PAYLOAD_BYTES);
-    let at = payload.writeUInt8(VERSION, 0);
+    const withLsn = cursor.minLsn !== undefined;
+    const payload = Buffer.alloc(PAYLOAD_BYTES + (withLsn ? LSN_BYTES : 0));
+    let at = payload.writeUInt8(withLsn ? VERSION_WITH_LSN : VERSION, 0);
     at = payload.writeBigInt64BE(cursor.driverId, at);
     at += cursor.filterHash.copy(payload, at, 0, 8);
     at = payload.writeBigInt64BE(cursor.completedAtMicros, at);
     at = payload.writeBigInt64BE(cursor.tripId, at);
-    payload.writeUInt32BE(cursor.position, at);
+    at = payload.writeUInt32BE(cursor.position, at);
+    if (withLsn) payload.writeBigUInt64BE(cursor.minLsn!, at);
     return Buffer.concat([payload, this.#mac(payload)]).toString("base64url");
   }
 
@@ -51,13 +62,16 @@ export class PageTokenCodec {
   decodePageToken(token: string): PageCursor {
     if (!/^[A-Za-z0-9_-]+$/.test(token)) throw new PageTokenError("not base64url");
     const bytes = Buffer.from(token, "base64url");
-    if (bytes.length !== PAYLOAD_BYTES + MAC_BYTES) throw new PageTokenError("wrong length");
-    const payload = bytes.subarray(0, PAYLOAD_BYTES);
-    if (!timingSafeEqual(bytes.subarray(PAYLOAD_BYTES), this.#mac(payload))) {
+    const payloadBytes = bytes.length - MAC_BYTES;
+    if (payloadBytes !== PAYLOAD_BYTES && payloadBytes !== PAYLOAD_BYTES + LSN_BYTES) throw new PageTokenError("wrong length");
+    const payload = bytes.subarray(0, payloadBytes);
+    if (!timingSafeEqual(bytes.subarray(payloadBytes), this.#mac(payload))) {
       throw new PageTokenError("bad signature");
     }
-    if (payload.readUInt8(0) !== VERSION) throw new PageTokenError("unknown version");
+    const version = payload.readUInt8(0);
+    if (version !== (payloadBytes === PAYLOAD_BYTES ? VERSION : VERSION_WITH_LSN)) throw new PageTokenError("unknown version");
     return {
+      ...(version === VERSION_WITH_LSN ? { minLsn: payload.readBigUInt64BE(PAYLOAD_BYTES) } : {}),
       driverId: payload.readBigInt64BE(1),
       filterHash: Buffer.from(payload.subarray(9, 17)),
       completedAtMicros: payload.readBigInt64BE(17),
