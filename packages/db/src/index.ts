@@ -29,6 +29,6 @@ export type { ListTripsPageParams, TripCursor, TripRecord, TripStatus, TripsPage
 export type { TimeWindow } from "./window.js";
 export { DEFAULT_EMBEDDED_DATA_DIR, startEmbeddedPostgres, findFreePort } from "./embedded.js";
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded.js";
-export { seedDataset } from "./seed-dataset.js";
+export { resolveHistoryEnd, seedDataset } from "./seed-dataset.js";
 export type { SeedOptions, SeedProgress, SeedResult } from "./seed-dataset.js";
 export { formatMicrosIso, parseTimestamptzMicros } from "./time.js";
