@@ -44,7 +44,8 @@ function dayDate(day: Day): Date {
 }
 
 const short = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", timeZone: "UTC" });
-const weekdayShort = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", timeZone: "UTC" });
+const weekdayShort = new Intl.DateTimeFormat(undefined, { weekday: "short", timeZone: "UTC" });
+const dayNumber = new Intl.DateTimeFormat(undefined, { day: "numeric", timeZone: "UTC" });
 const long = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
 const weekOf = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
 
@@ -53,8 +54,9 @@ export function bucketLabel(day: Day, granularity: Granularity): string {
   return granularity === "day" ? long.format(dayDate(day)) : `Week of ${weekOf.format(dayDate(day))}`;
 }
 
-function axisLabel(day: Day, granularity: Granularity, count: number): string {
-  if (granularity === "day" && count <= 7) return weekdayShort.format(dayDate(day));
+function axisLabel(day: Day, granularity: Granularity, count: number): string | string[] {
+  // A week fits on a phone as two short lines per day: "Mon" over "30".
+  if (granularity === "day" && count <= 7) return [weekdayShort.format(dayDate(day)), dayNumber.format(dayDate(day))];
   return short.format(dayDate(day));
 }
 
@@ -80,6 +82,7 @@ export function renderChart(
   points: ChartPoint[],
   granularity: Granularity,
   currencyCode: string,
+  today: Day,
 ): void {
   destroyChart();
   const exponent = minorUnitExponent(currencyCode);
@@ -90,7 +93,9 @@ export function renderChart(
   const line = cssVar("--line", "#dfe3ea");
   const compact = canvas.parentElement !== null && canvas.parentElement.clientWidth < 520;
 
-  const config: ChartConfiguration<"bar" | "line", number[], string> = {
+  // Days (weeks) still to come have no trips line: it stops at today, it does not drop to zero.
+  const trips = points.map((p) => (p.startDay <= today ? p.trips : null));
+  const config: ChartConfiguration<"bar" | "line", (number | null)[], string | string[]> = {
     type: "bar",
     data: {
       labels: points.map((p) => axisLabel(p.startDay, granularity, points.length)),
@@ -117,7 +122,8 @@ export function renderChart(
         {
           type: "line",
           label: "Trips",
-          data: points.map((p) => p.trips),
+          data: trips,
+          spanGaps: false,
           borderColor: cssVar("--trips", "#b35c00"),
           backgroundColor: cssVar("--trips", "#b35c00"),
           borderWidth: 2,
@@ -135,7 +141,7 @@ export function renderChart(
       animation: false,
       interaction: { mode: "index", intersect: false },
       plugins: {
-        legend: { position: "top", align: "start", labels: { boxWidth: 12, color: muted } },
+        legend: { position: "top", align: "start", labels: { boxWidth: 12, color: muted, sort: (a, b) => (a.datasetIndex ?? 0) - (b.datasetIndex ?? 0) } },
         tooltip: {
           callbacks: {
             title: (items) => {

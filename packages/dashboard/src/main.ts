@@ -111,7 +111,7 @@ class Session {
   readonly #api: Client<typeof DriverAnalytics>;
   readonly #panels = { chart: new Panel("chart-panel"), stats: new Panel("stats"), trips: new Panel("trips") };
   #timeZone = "UTC";
-  #tripTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  #tripTime = tripTimeFormat("UTC");
   #period: ResolvedPeriod | undefined;
   /** Bumped on every period change: answers for an older period are dropped. */
   #generation = 0;
@@ -150,7 +150,7 @@ class Session {
         granularity: SeriesGranularity.DAY,
       });
       this.#timeZone = probe.timeZone;
-      this.#tripTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: probe.timeZone });
+      this.#tripTime = tripTimeFormat(probe.timeZone);
       this.#retry = undefined;
     } catch (error) {
       this.#retry = () => this.start(choice);
@@ -227,7 +227,7 @@ class Session {
         destroyChart();
         delete figure.dataset.plotted;
       } else {
-        renderChart(figure, $("chart-canvas") as HTMLCanvasElement, points, granularity, currency);
+        renderChart(figure, $("chart-canvas") as HTMLCanvasElement, points, granularity, currency, this.today());
       }
       panel.ready(empty);
     } catch (error) {
@@ -358,6 +358,14 @@ function renderStats(stats: DriverStats): void {
   $("duration").textContent = `${hours.format(Number(stats.totalDurationSeconds) / 3600)} driving`;
 }
 
+/** tripTimeFormat writes a trip's time in the driver's zone, with the year only when it is not this year's. */
+function tripTimeFormat(timeZone: string): (date: Date) => string {
+  const withYear = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone });
+  const withoutYear = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit", timeZone });
+  const year = (date: Date) => dayOf(date.getTime(), timeZone).slice(0, 4);
+  return (date) => (year(date) === year(new Date()) ? withoutYear : withYear).format(date);
+}
+
 function cell(text: string, className?: string): HTMLTableCellElement {
   const td = document.createElement("td");
   td.textContent = text;
@@ -365,14 +373,14 @@ function cell(text: string, className?: string): HTMLTableCellElement {
   return td;
 }
 
-function tripRow(trip: Trip, time: Intl.DateTimeFormat): HTMLTableRowElement {
+function tripRow(trip: Trip, time: (date: Date) => string): HTMLTableRowElement {
   const row = document.createElement("tr");
   row.dataset.tripId = trip.tripId.toString();
   const completed = trip.completeTime === undefined ? undefined : new Date(Number(trip.completeTime.seconds) * 1000);
   const money = (m: Money | undefined) => (m === undefined ? "—" : formatMoney(m));
   const status = trip.status === TripStatus.CANCELLED ? "Cancelled" : trip.status === TripStatus.COMPLETED ? "Completed" : "—";
   row.append(
-    cell(completed === undefined ? "—" : time.format(completed)),
+    cell(completed === undefined ? "—" : time(completed)),
     cell(status, trip.status === TripStatus.CANCELLED ? "cancelled" : undefined),
     cell(kilometers.format(Number(trip.distanceMeters) / 1000), "num"),
     cell(money(trip.payment?.fare), "num"),

@@ -109,8 +109,10 @@ describe("runSeed", () => {
     expect(anchored.oldest.getTime()).toBeGreaterThan(before - 61 * 86_400_000);
     expect(anchored.oldest.getTime()).toBeLessThan(before - 59 * 86_400_000);
 
-    const pinned = parseSeedCommand(["--end-date", "2025-11-30", "--history-days", "90"], {});
+    // The README's pinned example: seed -- --wipe --end-date 2025-11-30 --history-days 90
+    const pinned = parseSeedCommand(["--wipe", "--end-date", "2025-11-30", "--history-days", "90"], {});
     if (pinned === "help") throw new Error("unexpected help");
+    expect(pinned.wipe).toBe(true);
     await runSeed({ ...base, dataset: { ...pinned.dataset, ...dataset } }, quiet);
     const first = await rowsDigest();
     const span = await tripSpan();
