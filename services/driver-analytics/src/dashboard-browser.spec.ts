@@ -340,7 +340,10 @@ describe.skipIf(!hasChromium)("driver dashboard periods and chart in headless Ch
   async function settled(page: Page): Promise<Record<string, string | null>> {
     const ids = ["chart-status", "stats-status", "trips-panel-status"];
     const states = () => Promise.all(ids.map((id) => page.getByTestId(id).getAttribute("data-state")));
-    await expect.poll(states).not.toContain("loading");
+    // Every panel has finished (before the first load a panel has no state at all).
+    await expect
+      .poll(async () => (await states()).every((state) => state === "ready" || state === "empty" || state === "error"))
+      .toBe(true);
     const final = await states();
     return Object.fromEntries(ids.map((id, n) => [id, final[n] ?? null]));
   }
