@@ -548,6 +548,14 @@ describe.skipIf(!hasChromium)("the demo dashboard today (screenshots at 375 px a
         expect(box!.width).toBeGreaterThan(width * 0.8);
         mkdirSync(ARTIFACTS, { recursive: true });
         await page.screenshot({ path: `${ARTIFACTS}dashboard-${width}.png`, fullPage: true });
+
+        // The last 30 days, per day: a month of bars still fits the width.
+        await page.getByTestId("period-last30").click();
+        await expect.poll(() => chartStatus.getAttribute("data-state")).toBe("ready");
+        const month = JSON.parse((await page.getByTestId("chart-figure").getAttribute("data-plotted")) ?? "null") as Plotted;
+        expect(month.startDays).toHaveLength(30);
+        expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(width);
+        await page.locator("#chart-panel").screenshot({ path: `${ARTIFACTS}dashboard-${width}-last30-chart.png` });
       } finally {
         await context.close();
       }
