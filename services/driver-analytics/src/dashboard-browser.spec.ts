@@ -532,6 +532,12 @@ describe.skipIf(!hasChromium)("the demo dashboard today (screenshots at 375 px a
     it(`shows driver 1's earnings chart for this week with data at ${width} px`, async () => {
       const context = await browser.newContext({ locale: "en-US", viewport: { width, height: 900 }, deviceScaleFactor: 1 });
       const page = await context.newPage();
+      // Under the server's strict CSP (script-src/style-src 'self'): no violation, no error in the console.
+      const consoleErrors: string[] = [];
+      page.on("console", (message) => {
+        if (message.type() === "error") consoleErrors.push(message.text());
+      });
+      page.on("pageerror", (error) => consoleErrors.push(error.message));
       try {
         await page.goto(`${t.baseUrl}/#token=${await driverToken(1n)}`);
         const chartStatus = page.getByTestId("chart-status");
@@ -556,6 +562,7 @@ describe.skipIf(!hasChromium)("the demo dashboard today (screenshots at 375 px a
         expect(month.startDays).toHaveLength(30);
         expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(width);
         await page.locator("#chart-panel").screenshot({ path: `${ARTIFACTS}dashboard-${width}-last30-chart.png` });
+        expect(consoleErrors).toEqual([]);
       } finally {
         await context.close();
       }
