@@ -21,6 +21,10 @@ export function createApi(token: string, baseUrl: string = apiBaseUrl()): Client
 /** describeError: what to tell the driver, by status code; never the raw internals. */
 export function describeError(error: unknown, driverId: bigint): string {
   const e = ConnectError.from(error);
+  // fetch itself failed (offline, connection refused or reset): no status from the server at all.
+  if (e.code === Code.Unknown && (error instanceof TypeError || e.cause instanceof TypeError)) {
+    return "The service cannot be reached. Check your connection and try again.";
+  }
   switch (e.code) {
     case Code.Unauthenticated:
       return `Your token was not accepted (${e.rawMessage}). Paste a fresh one under “Token”.`;

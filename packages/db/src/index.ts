@@ -29,7 +29,7 @@ export type { ListTripsPageParams, TripCursor, TripRecord, TripStatus, TripsPage
 export type { TimeWindow } from "./window.js";
 export { DEFAULT_EMBEDDED_DATA_DIR, startEmbeddedPostgres, findFreePort } from "./embedded.js";
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded.js";
-export { seedDataset } from "./seed-dataset.js";
+export { resolveHistoryEnd, seedDataset } from "./seed-dataset.js";
 export type { SeedOptions, SeedProgress, SeedResult } from "./seed-dataset.js";
 export { formatMicrosIso, parseTimestamptzMicros } from "./time.js";
 export { ReadRouter, formatLsn, parseLsn, replicaName } from "./replicas.js";

@@ -10,6 +10,8 @@ import { LIST_TRIPS_SQL, listTripsPage, type TripCursor } from "./trips-page.js"
 
 const HOUR = 3_600_000_000n;
 const T0 = 1_750_000_000_000_000n; // mid 2025, in micros
+// The seeded dataset's end, pinned: same seed and same end, same rows.
+const SEED_END = "2026-01-01T00:00:00Z";
 
 function openDatabase(connectionString: string): Database {
   return new Database({
@@ -170,7 +172,7 @@ describe("queries", () => {
 
     beforeAll(async () => {
       seeded = await createTestDatabase();
-      await seedDataset(seeded.connectionString, { drivers: 200, tripsPerDriver: 200, reviewRatio: 0.8, seed: 7 });
+      await seedDataset(seeded.connectionString, { drivers: 200, tripsPerDriver: 200, reviewRatio: 0.8, seed: 7, historyEnd: SEED_END });
       seededDb = openDatabase(seeded.connectionString);
     });
     afterAll(async () => {
@@ -241,7 +243,7 @@ describe("queries", () => {
     it("seeds deterministically: the same seed gives the same totals", async () => {
       const other = await createTestDatabase();
       try {
-        await seedDataset(other.connectionString, { drivers: 200, tripsPerDriver: 200, reviewRatio: 0.8, seed: 7 });
+        await seedDataset(other.connectionString, { drivers: 200, tripsPerDriver: 200, reviewRatio: 0.8, seed: 7, historyEnd: SEED_END });
         const otherDb = openDatabase(other.connectionString);
         const checksum = `SELECT count(*) AS n, sum(p.fare_minor + p.tip_minor)::int8 AS money,
           sum(coalesce(r.rating, 0))::int8 AS ratings, max(t.completed_at) AS last

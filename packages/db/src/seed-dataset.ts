@@ -7,8 +7,16 @@ export interface SeedOptions {
   reviewRatio: number;
   /** Share of trips that were cancelled (they carry a fee, no review), 0..1. */
   cancelledRatio?: number;
-  /** Same seed, same rows. */
+  /** Same seed (and same historyEnd), same rows. */
   seed: number;
+  /**
+   * The instant the generated history ends (the newest trip completes within a
+   * second before it): an ISO 8601 timestamp or a Date. Default: now, so demo
+   * data is current; pin it for a reproducible dataset.
+   */
+  historyEnd?: string | Date;
+  /** Days of history before historyEnd the trips spread over (default 730). */
+  historyDays?: number;
   /** Trips are generated in statements of this many rows, for progress reports. */
   chunkSize?: number;
   onProgress?: (progress: SeedProgress) => void;
@@ -26,10 +34,15 @@ export interface SeedResult {
   trips: number;
 }
 
-// The generated history spans two years before this instant; fixed so that a
-// seed reproduces the same rows on any day.
-const HISTORY_END = "2026-01-01T00:00:00Z";
-const HISTORY_DAYS = 730;
+// By default the generated history spans the two years up to now.
+const DEFAULT_HISTORY_DAYS = 730;
+
+/** resolveHistoryEnd checks historyEnd and returns it as an ISO timestamp (now when absent). */
+export function resolveHistoryEnd(historyEnd: string | Date | undefined, now: () => Date = () => new Date()): string {
+  const end = historyEnd === undefined ? now() : historyEnd instanceof Date ? historyEnd : new Date(historyEnd);
+  if (Number.isNaN(end.getTime())) throw new Error(`historyEnd is not a timestamp: ${String(historyEnd)}`);
+  return end.toISOString();
+}
 
 const TIME_ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Tokyo", "America/Sao_Paulo"];
 
@@ -49,6 +62,9 @@ export async function seedDataset(connectionString: string, options: SeedOptions
   const chunkSize = options.chunkSize ?? 100_000;
   const report = options.onProgress ?? (() => undefined);
   const tripsTotal = drivers * tripsPerDriver;
+  const historyEnd = resolveHistoryEnd(options.historyEnd);
+  const historyDays = options.historyDays ?? DEFAULT_HISTORY_DAYS;
+  if (!(historyDays > 0)) throw new Error(`historyDays must be positive, got ${historyDays}`);
   const client = new pg.Client({ connectionString, application_name: "driver-analytics-seed" });
   await client.connect();
   try {
@@ -81,7 +97,7 @@ export async function seedDataset(connectionString: string, options: SeedOptions
     for (const table of ["trips", "payments", "reviews"]) {
       await client.query(`ALTER TABLE ${table} DISABLE TRIGGER USER`);
     }
-    const stepMicros = Math.max(1, Math.floor((HISTORY_DAYS * 86_400e6) / Math.max(1, tripsTotal)));
+    const stepMicros = Math.max(1, Math.floor((historyDays * 86_400e6) / Math.max(1, tripsTotal)));
     for (let from = 1; from <= tripsTotal; from += chunkSize) {
       const to = Math.min(tripsTotal, from + chunkSize - 1);
       await insertTripChunk(client, {
@@ -95,6 +111,7 @@ export async function seedDataset(connectionString: string, options: SeedOptions
         reviewPermille: Math.round(reviewRatio * 1000),
         cancelledPermille: Math.round((options.cancelledRatio ?? 0) * 1000),
         seed,
+        historyEnd,
       });
       report({ phase: "trips", tripsWritten: to, tripsTotal });
     }
@@ -144,6 +161,7 @@ interface TripChunk {
   reviewPermille: number;
   cancelledPermille: number;
   seed: number;
+  historyEnd: string;
 }
 
 // h(k) is a deterministic pseudo-random non-negative bigint per (row, field k).
@@ -157,7 +175,7 @@ async function insertTripChunk(client: pg.Client, c: TripChunk): Promise<void> {
     c.tripsTotal,
     c.stepMicros,
     c.seed,
-    HISTORY_END,
+    c.historyEnd,
     c.cancelledPermille,
   ];
   await client.query(

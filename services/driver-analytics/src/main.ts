@@ -25,7 +25,9 @@ import { exposeClusterMetrics } from "./cluster/worker.js";
 import { registerReplicaMetrics } from "./replicas/metrics.js";
 
 // A demo small enough to seed in about a second, large enough to page through.
-const DEMO_DATASET = { drivers: 20, tripsPerDriver: 300, reviewRatio: 0.8, cancelledRatio: 0.04, seed: 1 };
+// Demo data ends now (when it is seeded) and spans the last 4 months: every
+// period the dashboard offers has trips, about 5 a day per driver.
+const DEMO_DATASET = { drivers: 20, tripsPerDriver: 600, historyDays: 120, reviewRatio: 0.8, cancelledRatio: 0.04, seed: 1 };
 
 async function main(): Promise<void> {
   let config = loadConfig();

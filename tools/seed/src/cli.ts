@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   }
   const { dataset } = command;
   process.stderr.write(
-    `seeding ${dataset.drivers} drivers x ${dataset.tripsPerDriver} trips (reviews ${dataset.reviewRatio}, cancelled ${dataset.cancelledRatio}, seed ${dataset.seed})\n`,
+    `seeding ${dataset.drivers} drivers x ${dataset.tripsPerDriver} trips (reviews ${dataset.reviewRatio}, cancelled ${dataset.cancelledRatio}, seed ${dataset.seed}, ${dataset.historyDays} days up to ${String(dataset.historyEnd)})\n`,
   );
   const result = await runSeed(command, (line) => process.stderr.write(`${line}\n`));
   process.stdout.write(

@@ -20,7 +20,12 @@ Options:
   --trips-per-driver N    trips per driver (default 1000)
   --review-ratio R        share of completed trips with a review, 0..1 (default 1)
   --cancelled-ratio R     share of cancelled trips, 0..1 (default 0)
-  --seed N                random seed; same seed, same rows (default 42)
+  --seed N                random seed; same seed and --end-date, same rows (default 42)
+  --end-date DATE         pin the end of the history: YYYY-MM-DD (trips up to the
+                          end of that UTC day) or an ISO 8601 timestamp
+                          (default: now, so the data is current)
+  --history-days N        days of history the trips spread over, up to the end
+                          (default 730)
   --database-url URL      PostgreSQL to seed (default: $DATABASE_URL, else embedded)
   --data-dir DIR          embedded PostgreSQL directory (default above)
   --wipe                  empty a non-empty database first
@@ -51,7 +56,31 @@ function number(name: string, raw: string | undefined, fallback: number, min: nu
 }
 
 /** parseSeedCommand validates the command line; it throws UsageError with a clear message. */
-export function parseSeedCommand(argv: string[], env: NodeJS.ProcessEnv): SeedCommand | "help" {
+const DAY_MS = 86_400_000;
+
+/**
+ * parseEndDate reads --end-date: "YYYY-MM-DD" is the end of that UTC day (the
+ * next day's 00:00Z), anything else must be an ISO 8601 timestamp with a zone.
+ */
+export function parseEndDate(raw: string): string {
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw);
+  if (day !== null) {
+    const ms = Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]));
+    if (new Date(ms).toISOString().slice(0, 10) !== raw) throw new UsageError(`--end-date is not a calendar date: ${JSON.stringify(raw)}`);
+    return new Date(ms + DAY_MS).toISOString();
+  }
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(raw) ? Date.parse(raw) : NaN;
+  if (Number.isNaN(ms)) {
+    throw new UsageError(`--end-date must be YYYY-MM-DD or an ISO 8601 timestamp with a zone, got ${JSON.stringify(raw)}`);
+  }
+  return new Date(ms).toISOString();
+}
+
+export function parseSeedCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  now: () => Date = () => new Date(),
+): SeedCommand | "help" {
   let parsed;
   try {
     parsed = parseArgs({
@@ -63,6 +92,8 @@ export function parseSeedCommand(argv: string[], env: NodeJS.ProcessEnv): SeedCo
         "review-ratio": { type: "string" },
         "cancelled-ratio": { type: "string" },
         seed: { type: "string" },
+        "end-date": { type: "string" },
+        "history-days": { type: "string" },
         "database-url": { type: "string" },
         "data-dir": { type: "string" },
         wipe: { type: "boolean", default: false },
@@ -88,6 +119,8 @@ export function parseSeedCommand(argv: string[], env: NodeJS.ProcessEnv): SeedCo
       reviewRatio: number("review-ratio", v["review-ratio"], 1, 0, 1, false),
       cancelledRatio: number("cancelled-ratio", v["cancelled-ratio"], 0, 0, 1, false),
       seed: number("seed", v.seed, 42, -2_147_483_648, 2_147_483_647, true),
+      historyEnd: v["end-date"] === undefined ? now().toISOString() : parseEndDate(v["end-date"]),
+      historyDays: number("history-days", v["history-days"], 730, 1, 36_500, true),
     },
   };
 }
