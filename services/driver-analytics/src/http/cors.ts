@@ -19,7 +19,8 @@ export function withCors(handler: NodeHandlerFn, allowedOrigins: readonly string
   const middleware = corsMiddleware({
     origin: allowedOrigins.includes("*") ? "*" : [...allowedOrigins],
     methods: [...connectCors.allowedMethods],
-    allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "X-Request-Id"],
+    // X-Consistency-Token: read-your-writes across replicas (replicas/consistency.ts).
+    allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "X-Request-Id", "X-Consistency-Token"],
     exposedHeaders: [
       ...connectCors.exposedHeaders,
       // Retry advice on UNAVAILABLE: a header for gRPC-Web, a trailer for Connect unary.
@@ -27,6 +28,7 @@ export function withCors(handler: NodeHandlerFn, allowedOrigins: readonly string
       "Trailer-Grpc-Retry-Pushback-Ms",
       // Lets a page quote the id of a failed call to support.
       "X-Request-Id",
+      "X-Consistency-Token",
     ],
     // Browsers cap this (Chromium: 2 hours); saves a preflight per call.
     maxAge: 7200,
