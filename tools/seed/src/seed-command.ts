@@ -13,7 +13,9 @@ export const USAGE = `Usage: driver-analytics-seed [options]
 
 Seeds the reference dataset (default: 1,000 drivers x 1,000 trips, every trip
 with a payment and a review) into DATABASE_URL, or into the embedded
-PostgreSQL the server's demo mode uses (${DEFAULT_EMBEDDED_DATA_DIR}).
+PostgreSQL the server's demo mode uses: DATA_DIR, as for the server, else
+${DEFAULT_EMBEDDED_DATA_DIR}.
+So DATA_DIR=x pnpm seed seeds what DATA_DIR=x pnpm start serves.
 
 Options:
   --drivers N             drivers to add (default 1000)
@@ -22,7 +24,7 @@ Options:
   --cancelled-ratio R     share of cancelled trips, 0..1 (default 0)
   --seed N                random seed; same seed, same rows (default 42)
   --database-url URL      PostgreSQL to seed (default: $DATABASE_URL, else embedded)
-  --data-dir DIR          embedded PostgreSQL directory (default above)
+  --data-dir DIR          embedded PostgreSQL directory (default: $DATA_DIR, else above)
   --wipe                  empty a non-empty database first
   --append                add to a non-empty database (e.g. a heavy driver)
   -h, --help              this help
@@ -76,10 +78,11 @@ export function parseSeedCommand(argv: string[], env: NodeJS.ProcessEnv): SeedCo
   const v = parsed.values;
   if (v.help) return "help";
   if (v.wipe && v.append) throw new UsageError("--wipe and --append exclude each other");
-  const databaseUrl = v["database-url"] ?? (env.DATABASE_URL || undefined);
+  const databaseUrl = v["database-url"] ?? (env.DATABASE_URL?.trim() || undefined);
   return {
     databaseUrl,
-    dataDir: v["data-dir"] ?? DEFAULT_EMBEDDED_DATA_DIR,
+    // The server's variables, read the way the server reads them (blank = unset).
+    dataDir: v["data-dir"] ?? (env.DATA_DIR?.trim() || DEFAULT_EMBEDDED_DATA_DIR),
     wipe: v.wipe,
     append: v.append,
     dataset: {
