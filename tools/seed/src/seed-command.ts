@@ -124,17 +124,29 @@ export async function runSeed(
     }
     const started = performance.now();
     let lastPercent = -1;
+    // Seconds per phase, in order, for the closing line.
+    const phases: [string, number][] = [];
+    let phaseStart = started;
     const result = await seedDataset(url, {
       ...command.dataset,
       onProgress: ({ phase, tripsWritten, tripsTotal }) => {
+        const now = performance.now();
+        const current = phases.at(-1);
+        if (current === undefined || current[0] !== phase) {
+          if (current !== undefined) current[1] = (now - phaseStart) / 1000;
+          phases.push([phase, 0]);
+          phaseStart = now;
+        }
         const percent = tripsTotal === 0 ? 100 : Math.floor((tripsWritten / tripsTotal) * 100);
         if (phase !== "trips" || percent !== lastPercent) {
           lastPercent = percent;
-          const seconds = ((performance.now() - started) / 1000).toFixed(1);
+          const seconds = ((now - started) / 1000).toFixed(1);
           report(`${phase.padEnd(8)} ${tripsWritten.toLocaleString("en-US")}/${tripsTotal.toLocaleString("en-US")} trips (${percent}%) ${seconds}s`);
         }
       },
     });
+    const timed = phases.filter(([phase]) => phase !== "done");
+    report(`time per phase: ${timed.map(([phase, s]) => `${phase} ${s.toFixed(1)} s`).join(", ")}`);
     return { ...result, ms: performance.now() - started };
   } finally {
     await embedded?.stop();
