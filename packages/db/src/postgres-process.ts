@@ -10,7 +10,7 @@
 // copy, and dies on an unhandled `spawn ... EACCES` there.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, chownSync, cpSync, existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -81,8 +81,8 @@ export function canAccess(user: RunAs, flag: "x" | "w", target: string): boolean
  */
 export function reachableBinaries(user: RunAs, installed: PostgresBinaries = installedBinaries()): PostgresBinaries {
   if (canAccess(user, "x", installed.postgres)) return installed;
-  const stat = statSync(installed.postgres);
-  const key = createHash("sha256").update(`${installed.root}\0${stat.size}\0${stat.mtimeMs}`).digest("hex").slice(0, 16);
+  // Keyed by the server binary's content: one copy per PostgreSQL build, wherever it was installed.
+  const key = createHash("sha256").update(readFileSync(installed.postgres)).digest("hex").slice(0, 16);
   const copy = path.join(os.tmpdir(), `driver-analytics-postgres-${key}`);
   const complete = path.join(copy, ".complete");
   if (!existsSync(complete)) {
