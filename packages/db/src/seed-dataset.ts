@@ -23,7 +23,12 @@ export interface SeedOptions {
 }
 
 export interface SeedProgress {
-  phase: "drivers" | "trips" | "indexes" | "rollups" | "analyze" | "done";
+  /**
+   * The phase starting now. On an empty database: drivers, trips (once per
+   * chunk), analyze, rollups, indexes, vacuum, done; appending, indexes stay
+   * and rollups come after the trips.
+   */
+  phase: "drivers" | "trips" | "indexes" | "rollups" | "analyze" | "vacuum" | "done";
   tripsWritten: number;
   tripsTotal: number;
 }
@@ -53,9 +58,12 @@ const TIME_ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Tokyo", "A
  * live traffic writes them. Values come from hashes of (seed, row), so the
  * same seed on an empty database yields the same rows.
  *
- * On an empty trips table the secondary indexes and foreign keys are dropped
- * for the load and rebuilt after it (much faster than maintaining them row by
- * row), inside the same transaction: a failure leaves the schema as it was.
+ * On an empty trips table the secondary indexes and foreign keys (of the trip
+ * tables and of the daily rollups) are dropped for the load and rebuilt after
+ * it, inside the same transaction: a failure leaves the schema as it was. The
+ * rollups are built in between, after an ANALYZE, so their one aggregate runs
+ * as hash joins over fresh statistics rather than as a million index probes
+ * planned for an empty table, and without a foreign-key check per daily row.
  */
 export async function seedDataset(connectionString: string, options: SeedOptions): Promise<SeedResult> {
   const { drivers, tripsPerDriver, reviewRatio, seed } = options;
@@ -70,6 +78,10 @@ export async function seedDataset(connectionString: string, options: SeedOptions
   try {
     await client.query("SET TimeZone = 'UTC'");
     await client.query("BEGIN");
+    // The rollup aggregate (~1,000 drivers x 730 days) sorts/hashes in memory
+    // instead of spilling to disk; index builds and FK validation likewise.
+    await client.query("SET LOCAL work_mem = '256MB'");
+    await client.query("SET LOCAL maintenance_work_mem = '512MB'");
     // Serialize concurrent seeders; ids are computed from the current maxima.
     await client.query("LOCK TABLE drivers, trips, payments, reviews IN EXCLUSIVE MODE");
     const { rows } = await client.query<{ max_driver: string; max_trip: string; empty: boolean }>(
@@ -98,6 +110,7 @@ export async function seedDataset(connectionString: string, options: SeedOptions
       await client.query(`ALTER TABLE ${table} DISABLE TRIGGER USER`);
     }
     const stepMicros = Math.max(1, Math.floor((historyDays * 86_400e6) / Math.max(1, tripsTotal)));
+    report({ phase: "trips", tripsWritten: 0, tripsTotal });
     for (let from = 1; from <= tripsTotal; from += chunkSize) {
       const to = Math.min(tripsTotal, from + chunkSize - 1);
       await insertTripChunk(client, {
@@ -116,17 +129,31 @@ export async function seedDataset(connectionString: string, options: SeedOptions
       report({ phase: "trips", tripsWritten: to, tripsTotal });
     }
 
+    const rebuildRollups = async (): Promise<void> => {
+      report({ phase: "rollups", tripsWritten: tripsTotal, tripsTotal });
+      // A sorted (not hashed) aggregate writes the daily rows in primary-key
+      // order: appending to the index instead of inserting at random into it
+      // (measured: 5.2 s instead of 8-9 s CPU for the reference dataset's 730,000 rows).
+      await client.query("SET LOCAL enable_hashagg = off");
+      // Only new drivers received trips, so rebuilding them is the whole change.
+      await client.query(
+        "SELECT rebuild_driver_rollups(array(SELECT generate_series($1::int8 + 1, $1::int8 + $2::int8)))",
+        [driverOffset, drivers],
+      );
+      await client.query("SET LOCAL enable_hashagg = on");
+    };
+    if (bulk) {
+      // Statistics for a million rows, not an empty table, before the rollups are planned.
+      report({ phase: "analyze", tripsWritten: tripsTotal, tripsTotal });
+      await client.query("ANALYZE drivers, trips, payments, reviews");
+      await rebuildRollups();
+    }
     report({ phase: "indexes", tripsWritten: tripsTotal, tripsTotal });
     for (const statement of deferred) await client.query(statement);
     for (const table of ["trips", "payments", "reviews"]) {
       await client.query(`ALTER TABLE ${table} ENABLE TRIGGER USER`);
     }
-    report({ phase: "rollups", tripsWritten: tripsTotal, tripsTotal });
-    // Only new drivers received trips, so rebuilding them is the whole change.
-    await client.query(
-      "SELECT rebuild_driver_rollups(array(SELECT generate_series($1::int8 + 1, $1::int8 + $2::int8)))",
-      [driverOffset, drivers],
-    );
+    if (!bulk) await rebuildRollups();
     await client.query(`SELECT setval(pg_get_serial_sequence('drivers', 'id'), (SELECT max(id) FROM drivers))`);
     await client.query(
       `SELECT setval(pg_get_serial_sequence('trips', 'id'), greatest((SELECT max(id) FROM trips), 1))`,
@@ -134,7 +161,7 @@ export async function seedDataset(connectionString: string, options: SeedOptions
     await client.query("COMMIT");
 
     // VACUUM sets the visibility map, so the stats aggregate can scan index-only.
-    report({ phase: "analyze", tripsWritten: tripsTotal, tripsTotal });
+    report({ phase: "vacuum", tripsWritten: tripsTotal, tripsTotal });
     await client.query("VACUUM (ANALYZE) drivers, trips, payments, reviews, driver_stats, driver_daily_stats");
     report({ phase: "done", tripsWritten: tripsTotal, tripsTotal });
     return {
@@ -165,6 +192,10 @@ interface TripChunk {
 }
 
 // h(k) is a deterministic pseudo-random non-negative bigint per (row, field k).
+// One statement per chunk: the trip's values are computed once and the trip,
+// its payment and its review are inserted from them (data-modifying CTEs), so
+// no payment or review looks its trip up again by id. Foreign keys, when they
+// are on (appending), are checked at the end of the statement.
 async function insertTripChunk(client: pg.Client, c: TripChunk): Promise<void> {
   const params = [
     c.from,
@@ -177,43 +208,42 @@ async function insertTripChunk(client: pg.Client, c: TripChunk): Promise<void> {
     c.seed,
     c.historyEnd,
     c.cancelledPermille,
+    c.reviewPermille,
   ];
   await client.query(
-    `INSERT INTO trips (id, driver_id, status, started_at, completed_at, distance_meters)
-     SELECT $5::int8 + g,
-            $4::int8 + 1 + (g - 1) % $3::int8,
-            CASE WHEN abs(hashint8extended(g * 8 + 1, $8::int8)) % 1000 < $10::int8 THEN 'cancelled' ELSE 'completed' END,
-            done - make_interval(secs => 180 + abs(hashint8extended(g * 8 + 2, $8::int8)) % 2700),
-            done,
-            CASE WHEN abs(hashint8extended(g * 8 + 1, $8::int8)) % 1000 < $10::int8 THEN 0
-                 ELSE 400 + abs(hashint8extended(g * 8 + 3, $8::int8)) % 30000 END
-     FROM generate_series($1::int8, $2::int8) AS g,
-          LATERAL (SELECT $9::timestamptz - ($6::int8 - g) * $7::int8 * interval '1 microsecond'
-                   - (abs(hashint8extended(g * 8 + 7, $8::int8)) % 1000) * interval '1 millisecond' AS done) AS t`,
-    params,
-  );
-  await client.query(
-    `INSERT INTO payments (trip_id, fare_minor, tip_minor, currency_code, created_at)
-     SELECT t.id,
-            CASE WHEN t.status = 'cancelled' THEN 500 ELSE 600 + abs(hashint8extended(g * 8 + 4, $3::int8)) % 6000 END,
-            CASE WHEN t.status = 'cancelled' OR abs(hashint8extended(g * 8 + 5, $3::int8)) % 10 < 6 THEN 0
-                 ELSE 50 + abs(hashint8extended(g * 8 + 5, $3::int8)) % 1500 END,
-            'USD',
-            t.completed_at
-     FROM generate_series($1::int8, $2::int8) AS g
-     JOIN trips t ON t.id = $4::int8 + g`,
-    [c.from, c.to, c.seed, c.tripOffset],
-  );
-  await client.query(
-    `INSERT INTO reviews (trip_id, rating, comment, created_at)
-     SELECT t.id,
-            (ARRAY[1, 2, 3, 4, 4, 5, 5, 5, 5, 5])[1 + abs(hashint8extended(g * 8 + 6, $3::int8)) % 10],
+    `WITH t AS MATERIALIZED (
+       SELECT g, $5::int8 + g AS id,
+              abs(hashint8extended(g * 8 + 1, $8::int8)) % 1000 < $10::int8 AS cancelled,
+              $9::timestamptz - ($6::int8 - g) * $7::int8 * interval '1 microsecond'
+                - (abs(hashint8extended(g * 8 + 7, $8::int8)) % 1000) * interval '1 millisecond' AS done
+       FROM generate_series($1::int8, $2::int8) AS g
+     ), trips_in AS (
+       INSERT INTO trips (id, driver_id, status, started_at, completed_at, distance_meters)
+       SELECT id,
+              $4::int8 + 1 + (g - 1) % $3::int8,
+              CASE WHEN cancelled THEN 'cancelled' ELSE 'completed' END,
+              done - make_interval(secs => 180 + abs(hashint8extended(g * 8 + 2, $8::int8)) % 2700),
+              done,
+              CASE WHEN cancelled THEN 0 ELSE 400 + abs(hashint8extended(g * 8 + 3, $8::int8)) % 30000 END
+       FROM t
+     ), payments_in AS (
+       INSERT INTO payments (trip_id, fare_minor, tip_minor, currency_code, created_at)
+       SELECT id,
+              CASE WHEN cancelled THEN 500 ELSE 600 + abs(hashint8extended(g * 8 + 4, $8::int8)) % 6000 END,
+              CASE WHEN cancelled OR abs(hashint8extended(g * 8 + 5, $8::int8)) % 10 < 6 THEN 0
+                   ELSE 50 + abs(hashint8extended(g * 8 + 5, $8::int8)) % 1500 END,
+              'USD',
+              done
+       FROM t
+     )
+     INSERT INTO reviews (trip_id, rating, comment, created_at)
+     SELECT id,
+            (ARRAY[1, 2, 3, 4, 4, 5, 5, 5, 5, 5])[1 + abs(hashint8extended(g * 8 + 6, $8::int8)) % 10],
             '',
-            t.completed_at + interval '10 minutes'
-     FROM generate_series($1::int8, $2::int8) AS g
-     JOIN trips t ON t.id = $4::int8 + g
-     WHERE t.status = 'completed' AND abs(hashint8extended(g * 8 + 0, $3::int8)) % 1000 < $5::int8`,
-    [c.from, c.to, c.seed, c.tripOffset, c.reviewPermille],
+            done + interval '10 minutes'
+     FROM t
+     WHERE NOT cancelled AND abs(hashint8extended(g * 8 + 0, $8::int8)) % 1000 < $11::int8`,
+    params,
   );
 }
 
@@ -226,12 +256,13 @@ async function dropSecondaryStructures(client: pg.Client): Promise<string[]> {
   const { rows: fks } = await client.query<{ table_name: string; name: string; def: string }>(
     `SELECT conrelid::regclass::text AS table_name, conname AS name, pg_get_constraintdef(oid) AS def
      FROM pg_constraint
-     WHERE contype = 'f' AND conrelid IN ('trips'::regclass, 'payments'::regclass, 'reviews'::regclass)`,
+     WHERE contype = 'f'
+       AND conrelid IN ('trips'::regclass, 'payments'::regclass, 'reviews'::regclass, 'driver_daily_stats'::regclass)`,
   );
   const { rows: indexes } = await client.query<{ name: string; def: string }>(
     `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
      FROM pg_index i
-     WHERE i.indrelid IN ('trips'::regclass, 'payments'::regclass, 'reviews'::regclass)
+     WHERE i.indrelid IN ('trips'::regclass, 'payments'::regclass, 'reviews'::regclass, 'driver_daily_stats'::regclass)
        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)`,
   );
   for (const fk of fks) {

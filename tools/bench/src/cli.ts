@@ -24,16 +24,15 @@ import { BASELINE_COMMIT, buildBaseline } from "./baseline.js";
 import { FULL_CPU_PLAN, QUICK_CPU_PLAN, renderCpuRows, runCpuRows } from "./cpu-section.js";
 import { FULL_OVERLOAD_PLAN, QUICK_OVERLOAD_PLAN, renderOverload, runOverload } from "./overload-section.js";
 import { BENCH_DATA_DIR, openDataset, type Dataset } from "./dataset.js";
-import { errorPercent, fmtMs, p50, p99, ratio, resultTable, type MachineInfo } from "./markdown.js";
+import { renderMarkdown, type MachineInfo } from "./markdown.js";
 import { runScenario, type ScenarioResult } from "./run-scenario.js";
-import { connectionsFor, FULL_PLAN, QUICK_PLAN, type BenchPlan, type Strategy } from "./scenarios.js";
+import { connectionsFor, FULL_PLAN, QUICK_PLAN, readScenarios, type BenchPlan, type Strategy } from "./scenarios.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const BARE_SERVER = fileURLToPath(new URL("./bare-server.js", import.meta.url));
 const ISSUER = "driver-analytics-bench";
 const AUDIENCE = "driver-analytics";
-const GET_STATS = "driveranalytics.v1.DriverAnalytics.GetStats";
 const HEALTH_CHECK = "grpc.health.v1.Health.Check";
 const CREATE_TRIP = "driveranalytics.v1.DriverAnalytics.CreateTrip";
 
@@ -118,44 +117,10 @@ async function main(): Promise<void> {
     // being cancelled and reported as errors (ghz's default "close").
     const measure = { durationMs: plan.measureMs, timeoutMs: 20_000, durationStop: "wait" as const };
 
-    log("1. mixed GetStats + ListTrips");
-    for (const concurrency of plan.mixedConcurrency) {
-      for (const strategy of ["rollup", "naive"] as const) {
-        await run("mixed", `c=${concurrency}`, strategy, {
-          ...measure,
-          concurrency,
-          connections: connectionsFor(concurrency),
-          workload: { kind: "mixed", mix: { stats: 50, list: 50 }, drivers, maxDepth: 5 },
-        });
-      }
-    }
-
-    log("2. ListTrips at page depth (keyset vs OFFSET)");
-    const depthDriver = dataset.driverWithTrips.get(plan.depthDriverTrips)!;
-    for (const depth of plan.pageDepths) {
-      for (const strategy of ["rollup", "naive"] as const) {
-        await run("depth", `page ${depth}`, strategy, {
-          ...measure,
-          concurrency: 16,
-          connections: 4,
-          workload: { kind: "page-depth", depth, drivers: { min: depthDriver, max: depthDriver }, pageSize: 50 },
-        });
-      }
-    }
-
-    log("3. GetStats by history size");
-    for (const trips of plan.statsTripCounts) {
-      const driverId = dataset.driverWithTrips.get(trips)!;
-      for (const strategy of ["rollup", "live", "naive"] as const) {
-        if (strategy === "naive" && trips > plan.naiveMaxTrips) continue;
-        await run("stats", `${trips.toLocaleString("en-US")} trips`, strategy, {
-          ...measure,
-          concurrency: 16,
-          connections: 4,
-          call: GET_STATS,
-          data: { driverId: String(driverId) },
-        });
-      }
+    // Groups 1-3 are plain data (scenarios.ts); 4-6 depend on earlier results or change the database.
+    for (const section of readScenarios(plan, dataset.driverWithTrips, measure)) {
+      log(section.title);
+      for (const sc of section.scenarios) await run(section.group, sc.label, sc.strategy, sc.shape);
     }
 
     log("4. ceiling: the same server stack, no database (health check)");
@@ -326,138 +291,6 @@ async function setRollupTriggers(dataset: Dataset, enabled: boolean): Promise<vo
       await c.query(`ALTER TABLE ${table} ${enabled ? "ENABLE" : "DISABLE"} TRIGGER USER`);
     }
   });
-}
-
-interface RenderInput {
-  plan: BenchPlan;
-  quick: boolean;
-  command: string;
-  machine: MachineInfo;
-  dataset: Dataset;
-  results: ScenarioResult[];
-  ceiling: ScenarioResult;
-  overload: ScenarioResult;
-  writes: ScenarioResult[];
-  plans: string;
-  reportsDir: string;
-  outFile: string;
-  totalMs: number;
-}
-
-function renderMarkdown(input: RenderInput): string {
-  const { plan, results, ceiling, overload, writes } = input;
-  const group = (name: string) => results.filter((r) => r.group === name);
-  const find = (g: string, label: string, strategy: string) =>
-    results.find((r) => r.group === g && r.label === label && r.strategy === strategy);
-  const out: string[] = [];
-  out.push(`# Benchmarks${input.quick ? " (quick run: checks that everything works, not how fast)" : ""}`);
-  out.push("");
-  out.push("Every figure below comes from one run of the command, written by it; nothing is typed by hand.");
-  out.push("Server, load generator and PostgreSQL share the machine: compare rows of one run, not runs.");
-  out.push("");
-  out.push(`- Command: \`${input.command}\` (run from the repository root with Node.js ${input.machine.node} first on PATH; ${(input.totalMs / 1000).toFixed(0)} s in all)`);
-  out.push(`- Date: ${new Date().toISOString()}`);
-  out.push(`- Machine: ${input.machine.cpus}, ${input.machine.memory}, ${input.machine.os}`);
-  out.push(`- Node.js: ${input.machine.node} (server, load generator and benchmark)`);
-  out.push(`- PostgreSQL: ${input.machine.postgres}`);
-  out.push(
-    `- Dataset: ${plan.dataset.drivers.toLocaleString("en-US")} drivers x ${plan.dataset.tripsPerDriver.toLocaleString("en-US")} trips, each with payment and review, plus drivers with ${plan.dataset.heavyDrivers.map((n) => n.toLocaleString("en-US")).join(", ")} trips; reference part seeded in ${(input.dataset.seedMs / 1000).toFixed(1)} s${input.dataset.seededNow ? " (this run)" : " (an earlier run; the dataset is kept)"}`,
-  );
-  out.push(`- Each scenario runs ${plan.measureMs / 1000} s, closed loop unless said, gRPC via @grpc/grpc-js, 20 s deadline (ghz's default).`);
-  out.push(`- Strategies: **rollup** = this service (keyset pages, stats from rollups, pool of 2 x cores, admission control); **live** = the same with the stats aggregated from raw rows per call; **naive** = the first version's design (all trips fetched and summed in Node, OFFSET pages, one connection).`);
-  out.push(`- HTML reports (histogram, latency over time) for every row: \`${path.relative(path.dirname(input.outFile), input.reportsDir)}/\`.`);
-  out.push("");
-
-  out.push("## 1. Mixed GetStats + ListTrips (50/50, up to 5 pages deep)");
-  out.push("");
-  out.push(resultTable(group("mixed"), "clients"));
-  out.push("");
-  for (const c of plan.mixedConcurrency) {
-    const a = find("mixed", `c=${c}`, "rollup");
-    const b = find("mixed", `c=${c}`, "naive");
-    if (a && b) out.push(`- ${c.toLocaleString("en-US")} clients: rollup / naive throughput = **${ratio(a.report.rps, b.report.rps)}**; errors ${errorPercent(a.report).toFixed(2)}% vs ${errorPercent(b.report).toFixed(2)}%.`);
-  }
-  const sat = find("mixed", `c=${plan.saturationConcurrency}`, "rollup");
-  if (sat) out.push(`- At ${plan.saturationConcurrency.toLocaleString("en-US")} clients, rollup / no-database ceiling = **${ratio(sat.report.rps, ceiling.report.rps)}**.`);
-  out.push("");
-
-  out.push("## 2. ListTrips at page depth: keyset vs OFFSET");
-  out.push("");
-  out.push(`The ${plan.depthDriverTrips.toLocaleString("en-US")}-trip driver, 50 trips a page; a warm-up walks to the page, then only that page is requested.`);
-  out.push("");
-  out.push(resultTable(group("depth"), "page"));
-  out.push("");
-  const first = plan.pageDepths[0]!;
-  const last = plan.pageDepths.at(-1)!;
-  for (const strategy of ["rollup", "naive"]) {
-    const a = find("depth", `page ${last}`, strategy);
-    const b = find("depth", `page ${first}`, strategy);
-    if (a && b) out.push(`- ${strategy}: p50 at page ${last} / page ${first} = **${ratio(p50(a), p50(b))}**, throughput ${ratio(a.report.rps, b.report.rps)}.`);
-  }
-  out.push("");
-
-  out.push("## 3. GetStats by history size: rollups vs live aggregate vs naive");
-  out.push("");
-  out.push(resultTable(group("stats"), "driver"));
-  out.push("");
-  const sizes = plan.statsTripCounts.map((n) => `${n.toLocaleString("en-US")} trips`);
-  for (const strategy of ["rollup", "live"]) {
-    const a = find("stats", sizes.at(-1)!, strategy);
-    const b = find("stats", sizes[0]!, strategy);
-    if (a && b) out.push(`- ${strategy}: p50 at ${sizes.at(-1)} / at ${sizes[0]} = **${ratio(p50(a), p50(b))}**; throughput ${ratio(a.report.rps, b.report.rps)}.`);
-  }
-  out.push("");
-
-  out.push("## 4. Ceiling: the same server stack without the database");
-  out.push("");
-  out.push("`grpc.health.v1.Health/Check` answers from memory through the same listener, interceptors and admission control.");
-  out.push("");
-  out.push(resultTable([ceiling], "clients"));
-  out.push("");
-
-  out.push("## 5. Overload: twice the saturation rate");
-  out.push("");
-  out.push(`Open loop at ${overload.label} (twice what ${plan.saturationConcurrency.toLocaleString("en-US")} closed-loop clients got), 5 s deadline.`);
-  out.push("");
-  out.push(resultTable([overload], "offered"));
-  out.push("");
-  out.push(overloadSummary(overload));
-  out.push("");
-
-  out.push("## 6. Trip ingestion (CreateTrip): what the rollups cost writers");
-  out.push("");
-  out.push(resultTable(writes, "rollups"));
-  out.push("");
-  const [on, off] = writes;
-  if (on && off) out.push(`- Writes/s with rollups / without = **${ratio(on.report.rps, off.report.rps)}**; p50 ${fmtMs(p50(on))} vs ${fmtMs(p50(off))} ms, p99 ${fmtMs(p99(on))} vs ${fmtMs(p99(off))} ms.`);
-  out.push("");
-  out.push("## 7. Query plans on this dataset");
-  out.push("");
-  out.push("`EXPLAIN (ANALYZE, BUFFERS)` of each RPC's query, second execution, for the reference driver 500 (and the 100,000-trip driver for a deep page).");
-  out.push("");
-  out.push(input.plans);
-  out.push("");
-  return `${out.join("\n")}\n`;
-}
-
-function overloadSummary(result: ScenarioResult): string {
-  const details = result.report.details ?? [];
-  const byStatus = new Map<string, number[]>();
-  for (const d of details) {
-    const list = byStatus.get(d.status) ?? [];
-    list.push(d.latency / 1e6);
-    byStatus.set(d.status, list);
-  }
-  const lines: string[] = [];
-  const seconds = (result.report.total ?? 0) / 1e9;
-  for (const [status, latencies] of byStatus) {
-    latencies.sort((a, b) => a - b);
-    const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
-    lines.push(
-      `- ${status}: ${latencies.length.toLocaleString("en-US")} calls (${seconds > 0 ? Math.round(latencies.length / seconds).toLocaleString("en-US") : "-"}/s), p50 ${fmtMs(q(50))} ms, p99 ${fmtMs(q(99))} ms`,
-    );
-  }
-  return lines.join("\n");
 }
 
 main().catch((error: unknown) => {

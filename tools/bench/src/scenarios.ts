@@ -52,3 +52,86 @@ export function connectionsFor(concurrency: number): number {
 }
 
 export type LoadShape = Omit<LoadOptions, "host" | "metadata" | "onProgress" | "signal">;
+
+export const GET_STATS = "driveranalytics.v1.DriverAnalytics.GetStats";
+
+export interface Scenario {
+  /** The row's parameter: concurrency, page depth, trips. */
+  label: string;
+  strategy: Strategy;
+  shape: LoadShape;
+}
+
+export interface ScenarioSection {
+  group: string;
+  title: string;
+  scenarios: Scenario[];
+}
+
+/**
+ * readScenarios lists the read scenarios (sections 1-3 of docs/benchmarks.md)
+ * as data: each is one load shape against one strategy's server.
+ * `driverWithTrips` maps a history size to the driver seeded with it.
+ */
+export function readScenarios(
+  plan: BenchPlan,
+  driverWithTrips: ReadonlyMap<number, number>,
+  measure: Pick<LoadShape, "durationMs" | "timeoutMs" | "durationStop">,
+): ScenarioSection[] {
+  const drivers = { min: 1, max: plan.dataset.drivers };
+  const depthDriver = driverWithTrips.get(plan.depthDriverTrips)!;
+  const both = ["rollup", "naive"] as const;
+  return [
+    {
+      group: "mixed",
+      title: "1. mixed GetStats + ListTrips",
+      scenarios: plan.mixedConcurrency.flatMap((concurrency) =>
+        both.map((strategy) => ({
+          label: `c=${concurrency}`,
+          strategy,
+          shape: {
+            ...measure,
+            concurrency,
+            connections: connectionsFor(concurrency),
+            workload: { kind: "mixed", mix: { stats: 50, list: 50 }, drivers, maxDepth: 5 },
+          },
+        })),
+      ),
+    },
+    {
+      group: "depth",
+      title: "2. ListTrips at page depth (keyset vs OFFSET)",
+      scenarios: plan.pageDepths.flatMap((depth) =>
+        both.map((strategy) => ({
+          label: `page ${depth}`,
+          strategy,
+          shape: {
+            ...measure,
+            concurrency: 16,
+            connections: 4,
+            workload: { kind: "page-depth", depth, drivers: { min: depthDriver, max: depthDriver }, pageSize: 50 },
+          },
+        })),
+      ),
+    },
+    {
+      group: "stats",
+      title: "3. GetStats by history size",
+      scenarios: plan.statsTripCounts.flatMap((trips) =>
+        (["rollup", "live", "naive"] as const)
+          .filter((strategy) => strategy !== "naive" || trips <= plan.naiveMaxTrips)
+          .map((strategy) => ({
+            label: `${trips.toLocaleString("en-US")} trips`,
+            strategy,
+            shape: {
+              ...measure,
+              concurrency: 16,
+              connections: 4,
+              call: GET_STATS,
+              data: { driverId: String(driverWithTrips.get(trips)!) },
+            },
+          })),
+      ),
+    },
+  ];
+}

@@ -13,7 +13,9 @@ import { parseDuration } from "./duration.js";
 import type { Protocol } from "./options.js";
 import { runLoad } from "./run-load.js";
 
+// pnpm forwards the `--` of `pnpm run ceiling -- --concurrency 1000` verbatim.
 const { values } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== "--"),
   options: {
     concurrency: { type: "string", default: "10000" },
     connections: { type: "string", default: "8" },

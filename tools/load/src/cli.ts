@@ -3,8 +3,10 @@
 // prints the report like ghz does (stdout, or -o FILE).
 import { writeFileSync } from "node:fs";
 import { HELP, parseCli, type CliConfig } from "./cli-args.js";
+import { formatCsv } from "./format-csv.js";
 import { formatHtml } from "./format-html.js";
 import { formatJson } from "./format-json.js";
+import { formatInfluxSummary, formatPrometheus } from "./format-metrics.js";
 import { formatSummary } from "./format-summary.js";
 import { OptionsError, type Progress } from "./options.js";
 import type { Report } from "./report.js";
@@ -42,6 +44,12 @@ function render(cmd: CliConfig, report: Report): string {
       return `${formatJson(report, { pretty: true })}\n`;
     case "html":
       return formatHtml(report);
+    case "csv":
+      return formatCsv(report);
+    case "prometheus":
+      return formatPrometheus(report);
+    case "influx-summary":
+      return formatInfluxSummary(report);
     default:
       return formatSummary(report);
   }

@@ -30,6 +30,17 @@ export function formatSummary(report: Report): string {
   for (const p of report.latencyDistribution) lines.push(`  ${p.percentage} % in ${ms(p.latency)} `);
   lines.push("");
 
+  if (report.latencyFromSend) {
+    const f = report.latencyFromSend;
+    lines.push("Latency from the actual send (the figures above count from each call's intended start under the rate):");
+    lines.push(`  Slowest:\t${ms(f.slowest)}`);
+    lines.push(`  Fastest:\t${ms(f.fastest)}`);
+    lines.push(`  Average:\t${ms(f.average)}`);
+    for (const p of f.latencyDistribution) lines.push(`  ${p.percentage} % in ${ms(p.latency)} `);
+    lines.push(`  Sent late (no free worker): ${f.lateCalls} calls, by up to ${ms(f.maxSendDelay)}`);
+    lines.push("");
+  }
+
   lines.push("Status code distribution:");
   for (const [code, count] of sortedEntries(report.statusCodeDistribution)) {
     lines.push(`  [${code}]\t${count} responses`);

@@ -3,12 +3,16 @@ export { runLoad } from "./run-load.js";
 export { formatSummary } from "./format-summary.js";
 export { formatJson } from "./format-json.js";
 export { formatHtml } from "./format-html.js";
-export { OptionsError, parseDriverRange, parseMix } from "./options.js";
+export { formatCsv } from "./format-csv.js";
+export { formatInfluxSummary, formatPrometheus } from "./format-metrics.js";
+export { histogram, percentile, PERCENTILES } from "./stats.js";
+export { OptionsError, parseDriverRange, parseMix, PROTOCOLS, scheduledRate } from "./options.js";
 export { parseDuration } from "./duration.js";
 export type {
   DriverRange,
   DurationStop,
   LoadOptions,
+  LoadSchedule,
   MixedWorkload,
   PageDepthWorkload,
   Progress,
@@ -19,6 +23,7 @@ export type {
   Bucket,
   CallSummary,
   EndReason,
+  LatencyFromSend,
   LatencyPoint,
   LoadGeneratorStats,
   Report,

@@ -32,6 +32,8 @@ export interface NoopServerOptions {
    * E.g. `(id) => id % 2n === 0n ? Code.Unavailable : undefined`.
    */
   readonly failFor?: (driverId: bigint) => number | undefined;
+  /** connect-node server only: answer GetStats after this many ms (default 0: at once), to model a slow service. */
+  readonly delayMs?: number;
 }
 
 export interface RunningServer {
@@ -72,7 +74,9 @@ export function startConnectNoopServer(o: NoopServerOptions = {}): Promise<Runni
     connectNodeAdapter({
       routes(router) {
         router.service(DriverAnalytics, {
-          getStats: (req) => h.getStats(req),
+          getStats: o.delayMs
+            ? (req) => new Promise<GetStatsResponse>((resolve) => setTimeout(() => resolve(h.getStats(req)), o.delayMs))
+            : (req) => h.getStats(req),
           listTrips: (req) => h.listTrips(req),
         });
       },

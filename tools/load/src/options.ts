@@ -2,7 +2,25 @@
 // flags and config files onto this; an orchestrator can build it directly.
 import { parseDuration } from "./duration.js";
 
-export type Protocol = "grpc" | "connect";
+export type Protocol = "grpc" | "connect" | "grpcweb";
+
+export const PROTOCOLS: readonly Protocol[] = ["grpc", "connect", "grpcweb"];
+
+/**
+ * ghz's --load-schedule: how the request rate changes over the run. "const"
+ * is --rps throughout; "step" starts at `start` and adds `step` every
+ * `stepDurationMs`; "line" adds `step` per second, continuously. Both stop
+ * changing at `end` (when given) or after `maxDurationMs` (when given), then
+ * hold that rate. `step` may be negative.
+ */
+export interface LoadSchedule {
+  readonly kind: "step" | "line";
+  readonly start: number;
+  readonly step: number;
+  readonly end?: number;
+  readonly stepDurationMs?: number;
+  readonly maxDurationMs?: number;
+}
 
 /** What happens to calls still in flight when -z/--duration runs out (ghz's --duration-stop). */
 export type DurationStop = "close" | "wait" | "ignore";
@@ -58,7 +76,10 @@ export interface LoadOptions {
   readonly host: string;
   /** Fully-qualified method, e.g. driveranalytics.v1.DriverAnalytics.GetStats. Required unless `workload`. */
   readonly call?: string;
-  /** "grpc" (default, via @grpc/grpc-js) or "connect" (Connect protocol via connect-node, HTTP/2). */
+  /**
+   * "grpc" (default, via @grpc/grpc-js), "connect" (Connect protocol via
+   * connect-node) or "grpcweb" (gRPC-Web via connect-node), each over HTTP/2.
+   */
   readonly protocol?: Protocol;
   /** Workers, i.e. calls in flight at once (default 50). */
   readonly concurrency?: number;
@@ -72,8 +93,17 @@ export interface LoadOptions {
   readonly maxDurationMs?: number;
   /** Default "close", like ghz: in-flight calls are cancelled and reported as Canceled. */
   readonly durationStop?: DurationStop;
-  /** Constant request rate across all workers; 0 or absent = as fast as possible. */
+  /**
+   * Constant request rate across all workers; 0 or absent = as fast as
+   * possible. With a rate, every call has an intended start time and latency
+   * is measured from it (no coordinated omission); the report also gives the
+   * latency from the actual send (`latencyFromSend`).
+   */
   readonly rps?: number;
+  /** A changing rate instead of `rps` (ghz's --load-schedule step|line). */
+  readonly loadSchedule?: LoadSchedule;
+  /** Include failed calls in fastest/slowest/histogram/percentiles (ghz --count-errors). */
+  readonly countErrors?: boolean;
   /**
    * Request data: a JSON object (or array of objects, sent round-robin by
    * request number), or JSON text that may contain ghz templates.
@@ -110,6 +140,8 @@ export interface ResolvedOptions {
   readonly maxDurationMs: number;
   readonly durationStop: DurationStop;
   readonly rps: number;
+  readonly loadSchedule: LoadSchedule | undefined;
+  readonly countErrors: boolean;
   readonly data: unknown;
   readonly metadata: readonly Readonly<Record<string, string>>[];
   readonly timeoutMs: number;
@@ -156,6 +188,10 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
   }
   if (!o.workload && !o.call) throw new OptionsError("call is required (e.g. driveranalytics.v1.DriverAnalytics.GetStats)");
   if (o.workload) validateWorkload(o.workload);
+  if (o.protocol !== undefined && !PROTOCOLS.includes(o.protocol)) {
+    throw new OptionsError(`protocol must be ${PROTOCOLS.join(", ")}; got ${JSON.stringify(o.protocol)}`);
+  }
+  if (o.loadSchedule) validateSchedule(o.loadSchedule, o.rps);
   const metadata = o.metadata === undefined ? [] : Array.isArray(o.metadata) ? o.metadata : [o.metadata];
   for (const md of metadata) {
     for (const [k, v] of Object.entries(md)) {
@@ -173,6 +209,8 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
     maxDurationMs: durationMs > 0 ? 0 : nonNegative("max-duration", o.maxDurationMs ?? 0),
     durationStop: o.durationStop ?? "close",
     rps: nonNegative("rps", o.rps ?? 0),
+    loadSchedule: o.loadSchedule,
+    countErrors: o.countErrors ?? false,
     data: o.data,
     metadata,
     timeoutMs: nonNegative("timeout", o.timeoutMs ?? DEFAULTS.timeoutMs),
@@ -203,6 +241,33 @@ function validateWorkload(w: Workload): void {
   } else {
     throw new OptionsError(`unknown workload ${JSON.stringify((w as { kind: unknown }).kind)}`);
   }
+}
+
+function validateSchedule(s: LoadSchedule, rps: number | undefined): void {
+  if (s.kind !== "step" && s.kind !== "line") throw new OptionsError(`load schedule must be const, step or line, got ${JSON.stringify(s.kind)}`);
+  if (rps !== undefined && rps > 0) throw new OptionsError("give --rps (constant rate) or --load-schedule step|line, not both");
+  if (!(s.start > 0)) throw new OptionsError(`load-start must be a positive rate for a ${s.kind} schedule, got ${s.start}`);
+  if (!Number.isFinite(s.step) || s.step === 0) throw new OptionsError(`load-step must be a non-zero number for a ${s.kind} schedule`);
+  if (s.end !== undefined && !(s.end > 0)) throw new OptionsError(`load-end must be a positive rate, got ${s.end}`);
+  if (s.end !== undefined && (s.end - s.start) * s.step < 0) {
+    throw new OptionsError(`load-step ${s.step} moves away from load-end ${s.end} (load-start ${s.start})`);
+  }
+  if (s.kind === "step" && !(s.stepDurationMs !== undefined && s.stepDurationMs > 0)) {
+    throw new OptionsError("a step schedule needs --load-step-duration (e.g. 5s)");
+  }
+  if (s.step < 0 && s.end === undefined) throw new OptionsError("a falling schedule (negative load-step) needs --load-end");
+  if (s.maxDurationMs !== undefined) nonNegative("load-max-duration", s.maxDurationMs);
+}
+
+/**
+ * The request rate (per second) `atMs` after the start, per ghz's schedules.
+ * Rates never fall below 1 call/s, so a run always makes progress.
+ */
+export function scheduledRate(s: LoadSchedule, atMs: number): number {
+  const t = s.maxDurationMs !== undefined && s.maxDurationMs > 0 ? Math.min(atMs, s.maxDurationMs) : atMs;
+  let rate = s.kind === "step" ? s.start + s.step * Math.floor(t / (s.stepDurationMs as number)) : s.start + (s.step * t) / 1000;
+  if (s.end !== undefined) rate = s.step > 0 ? Math.min(rate, s.end) : Math.max(rate, s.end);
+  return Math.max(1, rate);
 }
 
 function positiveInt(name: string, v: number): number {

@@ -15,7 +15,6 @@ export interface ReportOptions {
   total?: number;
   concurrency: number;
   connections: number;
-  rps?: number;
   duration?: number;
   "duration-stop"?: string;
   "max-duration"?: number;
@@ -25,7 +24,15 @@ export interface ReportOptions {
   data?: unknown;
   metadata?: unknown;
   name?: string;
-  /** Extension: "grpc" or "connect". */
+  rps?: number;
+  "load-schedule"?: string;
+  "load-start"?: number;
+  "load-step"?: number;
+  "load-end"?: number;
+  "load-step-duration"?: number;
+  "load-max-duration"?: number;
+  "count-errors"?: boolean;
+  /** Extension: "grpc", "connect" or "grpcweb". */
   protocol: string;
   /** Extension: the workload, when one was used instead of call/data. */
   workload?: unknown;
@@ -106,6 +113,23 @@ export interface WorkloadReport {
   deeperPages?: number;
 }
 
+/**
+ * Extension, under a rate (--rps, --load-schedule): the same figures as the
+ * report's own, but measured from when each call was actually sent rather
+ * than from when the schedule meant to send it. The gap between the two is
+ * the time calls waited in this tool for a free worker (coordinated omission).
+ */
+export interface LatencyFromSend {
+  average: number;
+  fastest: number;
+  slowest: number;
+  latencyDistribution: LatencyPoint[];
+  /** Calls sent more than 1 ms after their intended start. */
+  lateCalls: number;
+  /** The largest of those delays, ns. */
+  maxSendDelay: number;
+}
+
 export interface Report {
   name?: string;
   endReason: EndReason;
@@ -121,6 +145,7 @@ export interface Report {
   statusCodeDistribution: Record<string, number>;
   latencyDistribution: LatencyPoint[];
   histogram: Bucket[];
+  latencyFromSend?: LatencyFromSend;
   details?: ResultDetail[];
   tags?: Record<string, string>;
   calls: Record<string, CallSummary>;
@@ -141,6 +166,10 @@ export interface BuildReportInput {
   readonly name?: string;
   readonly tags?: Readonly<Record<string, string>>;
   readonly details: boolean;
+  /** ghz --count-errors: failed calls count in fastest/slowest/histogram/percentiles too. */
+  readonly countErrors?: boolean;
+  /** Calls had intended start times (--rps, --load-schedule): latency counts from them. */
+  readonly paced?: boolean;
   readonly loadGenerator: LoadGeneratorStats;
   readonly workload?: WorkloadReport;
   readonly date?: Date;
@@ -157,7 +186,7 @@ export function buildReport(input: BuildReportInput): Report {
   const codeCounts = new Array<number>(STATUS_CODE_COUNT).fill(0);
   const errorCounts = new Map<number, number>();
   for (let i = 0; i < n; i++) {
-    sum += r.latencyMs[i] as number;
+    sum += latencyOf(r, i);
     const code = r.code[i] as number;
     codeCounts[code] = (codeCounts[code] as number) + 1;
     if (code === CODE_OK) okCount++;
@@ -166,9 +195,12 @@ export function buildReport(input: BuildReportInput): Report {
       errorCounts.set(e, (errorCounts.get(e) ?? 0) + 1);
     }
   }
-  // Like ghz: fastest, slowest, histogram and percentiles are over successful calls only.
-  const ok = new Float64Array(okCount);
-  for (let i = 0, j = 0; i < n; i++) if (r.code[i] === CODE_OK) ok[j++] = r.latencyMs[i] as number;
+  // Like ghz: fastest, slowest, histogram and percentiles are over successful
+  // calls only, unless --count-errors.
+  const counted = (i: number): boolean => input.countErrors === true || r.code[i] === CODE_OK;
+  const countedN = input.countErrors ? n : okCount;
+  const ok = new Float64Array(countedN);
+  for (let i = 0, j = 0; i < n; i++) if (counted(i)) ok[j++] = latencyOf(r, i);
   ok.sort();
 
   const statusCodeDistribution: Record<string, number> = {};
@@ -190,14 +222,15 @@ export function buildReport(input: BuildReportInput): Report {
     count: n,
     total: ns(input.totalMs),
     average: n > 0 ? ns(sum / n) : 0,
-    fastest: okCount > 0 ? ns(ok[0] as number) : 0,
-    slowest: okCount > 0 ? ns(ok[okCount - 1] as number) : 0,
+    fastest: countedN > 0 ? ns(ok[0] as number) : 0,
+    slowest: countedN > 0 ? ns(ok[countedN - 1] as number) : 0,
     rps: totalS > 0 ? n / totalS : 0,
     errorDistribution,
     statusCodeDistribution,
-    latencyDistribution: okCount > 0 ? PERCENTILES.map((p) => ({ percentage: p, latency: ns(percentile(ok, p)) })) : [],
+    latencyDistribution: countedN > 0 ? PERCENTILES.map((p) => ({ percentage: p, latency: ns(percentile(ok, p)) })) : [],
     histogram: histogram(ok).map((b) => ({ mark: b.mark / 1000, count: b.count, frequency: b.frequency })),
     ...(input.tags ? { tags: { ...input.tags } } : {}),
+    ...(input.paced ? { latencyFromSend: latencyFromSend(r, counted, countedN) } : {}),
     calls: callSummaries(r, input.callNames, totalS),
     timeline: timeline(r, input.totalMs),
     loadGenerator: input.loadGenerator,
@@ -205,6 +238,35 @@ export function buildReport(input: BuildReportInput): Report {
   };
   if (input.details) report.details = details(r, input.startedAtEpochMs);
   return report;
+}
+
+/** A call's latency as the report gives it: from its intended start under a rate, else from its send. */
+export function latencyOf(r: SampleRecorder, i: number): number {
+  return (r.latencyMs[i] as number) + (r.delayMs[i] as number);
+}
+
+function latencyFromSend(r: SampleRecorder, counted: (i: number) => boolean, countedN: number): LatencyFromSend {
+  const lat = new Float64Array(countedN);
+  let sum = 0;
+  let late = 0;
+  let maxDelay = 0;
+  for (let i = 0, j = 0; i < r.length; i++) {
+    const d = r.delayMs[i] as number;
+    if (d > 1) late++;
+    if (d > maxDelay) maxDelay = d;
+    if (!counted(i)) continue;
+    lat[j++] = r.latencyMs[i] as number;
+    sum += r.latencyMs[i] as number;
+  }
+  lat.sort();
+  return {
+    average: countedN > 0 ? ns(sum / countedN) : 0,
+    fastest: countedN > 0 ? ns(lat[0] as number) : 0,
+    slowest: countedN > 0 ? ns(lat[countedN - 1] as number) : 0,
+    latencyDistribution: countedN > 0 ? PERCENTILES.map((p) => ({ percentage: p, latency: ns(percentile(lat, p)) })) : [],
+    lateCalls: late,
+    maxSendDelay: ns(maxDelay),
+  };
 }
 
 function errorKey(r: SampleRecorder, id: number): string {
@@ -221,13 +283,13 @@ function callSummaries(r: SampleRecorder, names: readonly string[], totalS: numb
     for (let i = 0; i < r.length; i++) {
       if (r.call[i] !== idx) continue;
       count++;
-      sum += r.latencyMs[i] as number;
+      sum += latencyOf(r, i);
       if (r.code[i] === CODE_OK) okN++;
     }
     if (count === 0) return;
     const lat = new Float64Array(okN);
     for (let i = 0, j = 0; i < r.length; i++) {
-      if (r.call[i] === idx && r.code[i] === CODE_OK) lat[j++] = r.latencyMs[i] as number;
+      if (r.call[i] === idx && r.code[i] === CODE_OK) lat[j++] = latencyOf(r, i);
     }
     lat.sort();
     out[name] = {
@@ -266,7 +328,7 @@ export function timeline(r: SampleRecorder, totalMs: number): TimelinePoint[] {
   const grouped = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const w = at(i);
-    grouped[fill[w] as number] = r.latencyMs[i] as number;
+    grouped[fill[w] as number] = latencyOf(r, i);
     fill[w] = (fill[w] as number) + 1;
   }
   const out: TimelinePoint[] = [];
@@ -296,7 +358,7 @@ function details(r: SampleRecorder, startedAt: number): ResultDetail[] {
     const code = r.code[i] as number;
     out.push({
       timestamp: new Date(startedAt + (r.startMs[i] as number)).toISOString(),
-      latency: ns(r.latencyMs[i] as number),
+      latency: ns(latencyOf(r, i)),
       error: code === CODE_OK ? "" : (r.errorMessages[r.error[i] as number] ?? ""),
       status: statusCodeName(code),
     });

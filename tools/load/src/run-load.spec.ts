@@ -10,7 +10,7 @@ import type { Protocol } from "./options.js";
 import { runLoad } from "./run-load.js";
 
 const GET_STATS = "driveranalytics.v1.DriverAnalytics.GetStats";
-const protocols: Protocol[] = ["grpc", "connect"];
+const protocols: Protocol[] = ["grpc", "connect", "grpcweb"];
 
 let ok: RunningServer;
 let failing: RunningServer;
@@ -127,6 +127,59 @@ describe("runLoad", () => {
     // 200/s for 0.5 s is ~100 calls; timers are coarse, so allow slack.
     expect(r.count).toBeGreaterThanOrEqual(80);
     expect(r.count).toBeLessThanOrEqual(110);
+  });
+
+  it("under --rps measures latency from each call's intended start (no coordinated omission), and from the send", async () => {
+    // A 20 ms service, one worker, 200 calls/s wanted: each call leaves ~15 ms
+    // later than the one before it was meant to. From the send every call
+    // takes ~20 ms; from its intended start the last of 30 waited ~450 ms.
+    const slow = await startConnectNoopServer({ delayMs: 20 });
+    try {
+      const r = await runLoad({ host: `127.0.0.1:${slow.port}`, call: GET_STATS, data: { driver_id: 1 }, total: 30, rps: 200, concurrency: 1 });
+      const p = (d: { percentage: number; latency: number }[], pct: number): number => d.find((x) => x.percentage === pct)!.latency / 1e6;
+      expect(r.latencyFromSend).toBeDefined();
+      const fromSend = r.latencyFromSend!;
+      expect(p(fromSend.latencyDistribution, 50)).toBeGreaterThanOrEqual(19);
+      expect(p(fromSend.latencyDistribution, 50)).toBeLessThan(80);
+      expect(p(r.latencyDistribution, 99)).toBeGreaterThan(250);
+      expect(r.slowest).toBeGreaterThan(fromSend.slowest + 200e6);
+      expect(r.average).toBeGreaterThan(fromSend.average);
+      expect(fromSend.lateCalls).toBeGreaterThan(20);
+      expect(fromSend.maxSendDelay / 1e6).toBeGreaterThan(250);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("has no latencyFromSend without a rate", async () => {
+    const r = await runLoad({ host: `127.0.0.1:${ok.port}`, call: GET_STATS, data: { driver_id: 1 }, total: 20, concurrency: 2 });
+    expect(r.latencyFromSend).toBeUndefined();
+  });
+
+  it("follows a step load schedule (ghz --load-schedule step)", async () => {
+    // 50/s, +50 every 400 ms, up to 150/s: ~20 + 40 + 60 calls in 1.2 s.
+    const r = await runLoad({
+      host: `127.0.0.1:${ok.port}`,
+      call: GET_STATS,
+      data: { driver_id: 1 },
+      durationMs: 1200,
+      durationStop: "wait",
+      concurrency: 20,
+      loadSchedule: { kind: "step", start: 50, step: 50, stepDurationMs: 400, end: 150 },
+    });
+    expect(r.count).toBeGreaterThanOrEqual(100);
+    expect(r.count).toBeLessThanOrEqual(125);
+    expect(r.options).toMatchObject({ "load-schedule": "step", "load-start": 50, "load-step": 50, "load-end": 150 });
+    expect(r.latencyFromSend).toBeDefined();
+  });
+
+  it("counts failed calls in the latency figures with --count-errors, as ghz does", async () => {
+    const base = { host: `127.0.0.1:${failing.port}`, call: GET_STATS, data: '{"driver_id": {{.RequestNumber}}}', total: 100, concurrency: 5 };
+    const without = await runLoad(base);
+    const withErrors = await runLoad({ ...base, countErrors: true });
+    expect(without.histogram.reduce((s, b) => s + b.count, 0)).toBe(50);
+    expect(withErrors.histogram.reduce((s, b) => s + b.count, 0)).toBe(100);
+    expect(withErrors.options["count-errors"]).toBe(true);
   });
 
   it("leaves --skipFirst results out", async () => {

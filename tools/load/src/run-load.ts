@@ -5,7 +5,7 @@
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import type { Message } from "@bufbuild/protobuf";
 import type { ListTripsResponse } from "@driver-analytics/proto";
-import { resolveOptions, type LoadOptions, type Progress, type ResolvedOptions, type PageDepthWorkload } from "./options.js";
+import { resolveOptions, scheduledRate, type LoadOptions, type Progress, type ResolvedOptions, type PageDepthWorkload } from "./options.js";
 import { buildReport, type EndReason, type LoadGeneratorStats, type Report, type ReportOptions, type WorkloadReport } from "./report.js";
 import {
   callSource,
@@ -65,6 +65,8 @@ export async function runLoad(options: LoadOptions): Promise<Report> {
       ...(o.name !== undefined ? { name: o.name } : {}),
       ...(o.tags !== undefined ? { tags: o.tags } : {}),
       details: o.details,
+      countErrors: o.countErrors,
+      paced: o.rps > 0 || o.loadSchedule !== undefined,
       loadGenerator: result.loadGenerator,
       ...(workload ? { workload } : {}),
     });
@@ -98,7 +100,9 @@ class Run {
   private endReason: EndReason = "normal";
   private t0 = 0;
   private stopAt = 0;
-  private readonly intervalMs: number;
+  /** Under a rate: the intended start of the next request, ms after t0 (ghz's pacer, without its coordinated omission). */
+  private nextIntendedMs = 0;
+  private readonly paced: boolean;
   private resolve: (() => void) | undefined;
 
   constructor(
@@ -109,7 +113,7 @@ class Run {
     private readonly signal: AbortSignal | undefined,
   ) {
     this.recorder = new SampleRecorder(o.total);
-    this.intervalMs = o.rps > 0 ? 1000 / o.rps : 0;
+    this.paced = o.rps > 0 || o.loadSchedule !== undefined;
   }
 
   async start(): Promise<RunResult> {
@@ -167,11 +171,17 @@ class Run {
     return this.issued++;
   }
 
-  /** ms to wait before sending request `n` under --rps; 0 = now. */
-  delayFor(n: number): number {
-    if (this.intervalMs === 0) return 0;
-    const wait = this.t0 + n * this.intervalMs - performance.now();
-    return wait > 1 ? wait : 0;
+  /**
+   * The intended start (performance.now() time) of the request just claimed,
+   * or 0 when there is no rate. Requests are claimed in order, so each one is
+   * 1/rate after the previous, the rate read from the schedule at that time.
+   */
+  intendedStart(): number {
+    if (!this.paced) return 0;
+    const at = this.nextIntendedMs;
+    const rate = this.o.loadSchedule ? scheduledRate(this.o.loadSchedule, at) : this.o.rps;
+    this.nextIntendedMs = at + 1000 / rate;
+    return this.t0 + at;
   }
 
   get isStopped(): boolean {
@@ -182,7 +192,7 @@ class Run {
     if (++this.inFlight > this.maxInFlight) this.maxInFlight = this.inFlight;
   }
 
-  completed(start: number, end: number, code: number, message: string, methodIndex: number): void {
+  completed(intended: number, start: number, end: number, code: number, message: string, methodIndex: number): void {
     this.inFlight--;
     if (!this.recording) return;
     if (code !== CODE_OK) this.errors++;
@@ -194,6 +204,7 @@ class Run {
       code,
       code === CODE_OK ? undefined : grpcErrorString(code, message),
       methodIndex,
+      intended > 0 && start > intended ? start - intended : 0,
     );
   }
 
@@ -243,6 +254,8 @@ class Worker implements WorkerContext {
   state = { driverId: 0n, token: "", depth: 0 };
   private readonly call: PreparedCall = { methodIndex: 0, message: undefined as unknown as Message, headers: undefined };
   private start = 0;
+  /** Under a rate: when this call should have been sent (0 = no rate). */
+  private intended = 0;
   private readonly onDone: (code: number, message: string, response: Message | undefined) => void;
   private readonly sendNow: () => void;
 
@@ -254,7 +267,7 @@ class Worker implements WorkerContext {
     this.onDone = (code, message, response) => {
       const end = performance.now();
       const methodIndex = this.call.methodIndex;
-      this.run.completed(this.start, end, code, message, methodIndex);
+      this.run.completed(this.intended, this.start, end, code, message, methodIndex);
       this.run.source.onResult(this, methodIndex, code, response);
       this.next();
     };
@@ -268,8 +281,9 @@ class Worker implements WorkerContext {
       return;
     }
     this.requestNumber = n;
-    const wait = this.run.delayFor(n);
-    if (wait > 0) setTimeout(this.sendNow, wait);
+    this.intended = this.run.intendedStart();
+    const wait = this.intended - performance.now();
+    if (wait > 1) setTimeout(this.sendNow, wait);
     else this.send();
   }
 
@@ -393,6 +407,16 @@ function echoOptions(o: ResolvedOptions): ReportOptions {
   }
   if (o.maxDurationMs > 0) out["max-duration"] = Math.round(o.maxDurationMs * 1e6);
   if (o.rps > 0) out.rps = o.rps;
+  if (o.loadSchedule) {
+    const s = o.loadSchedule;
+    out["load-schedule"] = s.kind;
+    out["load-start"] = s.start;
+    out["load-step"] = s.step;
+    if (s.end !== undefined) out["load-end"] = s.end;
+    if (s.stepDurationMs !== undefined) out["load-step-duration"] = Math.round(s.stepDurationMs * 1e6);
+    if (s.maxDurationMs !== undefined) out["load-max-duration"] = Math.round(s.maxDurationMs * 1e6);
+  }
+  if (o.countErrors) out["count-errors"] = true;
   if (o.skipFirst > 0) out.skipFirst = o.skipFirst;
   if (o.data !== undefined) out.data = o.data;
   if (o.metadata.length === 1) out.metadata = o.metadata[0];

@@ -1,10 +1,10 @@
-// One HTTP/2 connection to the server, speaking gRPC (grpc-js) or the Connect
-// protocol (connect-node). Both are callback-shaped here so the worker loop
+// One HTTP/2 connection to the server, speaking gRPC (grpc-js), or the Connect
+// protocol or gRPC-Web (connect-node). Both are callback-shaped here so the worker loop
 // needs no promise or closure per call on the grpc-js path.
 import * as grpc from "@grpc/grpc-js";
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import type { Protocol } from "./options.js";
 
 export type Headers = Readonly<Record<string, string>>;
@@ -30,7 +30,7 @@ export interface Connection {
 }
 
 export function openConnection(protocol: Protocol, host: string, index: number): Connection {
-  return protocol === "connect" ? new ConnectConnection(host) : new GrpcConnection(host, index);
+  return protocol === "grpc" ? new GrpcConnection(host, index) : new ConnectConnection(host, protocol);
 }
 
 // ---------------------------------------------------------------------------
@@ -148,13 +148,13 @@ function makeCodec(spec: MethodSpec): Codec {
 const NOT_DECODED = undefined as unknown as Message;
 
 // ---------------------------------------------------------------------------
-// Connect protocol via @connectrpc/connect-node, HTTP/2
+// Connect protocol or gRPC-Web via @connectrpc/connect-node, HTTP/2
 
 class ConnectConnection implements Connection {
   private readonly session: Http2SessionManager;
   private readonly transport: Transport;
 
-  constructor(host: string) {
+  constructor(host: string, protocol: "connect" | "grpcweb") {
     const baseUrl = `http://${host}`;
     this.session = new Http2SessionManager(
       baseUrl,
@@ -164,12 +164,8 @@ class ConnectConnection implements Connection {
       { maxSessionMemory: Number.MAX_SAFE_INTEGER },
     );
     // One transport per connection: each owns its session manager, so its own HTTP/2 session.
-    this.transport = createConnectTransport({
-      baseUrl,
-      httpVersion: "2",
-      sessionManager: this.session,
-      useBinaryFormat: true,
-    });
+    const options = { baseUrl, httpVersion: "2" as const, sessionManager: this.session, useBinaryFormat: true };
+    this.transport = protocol === "grpcweb" ? createGrpcWebTransport(options) : createConnectTransport(options);
   }
 
   async waitForReady(connectTimeoutMs: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from "@driver-analytics/db/testing";
-import { withConnection } from "@driver-analytics/db";
+import { DEFAULT_EMBEDDED_DATA_DIR, withConnection } from "@driver-analytics/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEndDate, parseSeedCommand, runSeed, UsageError } from "./seed-command.js";
 
@@ -26,6 +26,14 @@ describe("parseSeedCommand", () => {
     expect(() => parseEndDate("yesterday")).toThrow(/--end-date must be/);
     expect(() => parseEndDate("2025-11-30T12:00:00")).toThrow(/with a zone/);
     expect(() => parseSeedCommand(["--history-days", "0"], {})).toThrow(/--history-days/);
+  });
+
+  it("honours the server's DATA_DIR, and --data-dir over it", () => {
+    const dataDir = (argv: string[], env: NodeJS.ProcessEnv) => (parseSeedCommand(argv, env) as { dataDir: string }).dataDir;
+    expect(dataDir([], { DATA_DIR: "/srv/pg" })).toBe("/srv/pg");
+    expect(dataDir(["--data-dir", "/other"], { DATA_DIR: "/srv/pg" })).toBe("/other");
+    expect(dataDir([], { DATA_DIR: " " })).toBe(DEFAULT_EMBEDDED_DATA_DIR);
+    expect(parseSeedCommand([], { DATABASE_URL: "" })).toMatchObject({ databaseUrl: undefined });
   });
 
   it("rejects bad values and unknown flags by name", () => {

@@ -13,7 +13,9 @@ export const USAGE = `Usage: driver-analytics-seed [options]
 
 Seeds the reference dataset (default: 1,000 drivers x 1,000 trips, every trip
 with a payment and a review) into DATABASE_URL, or into the embedded
-PostgreSQL the server's demo mode uses (${DEFAULT_EMBEDDED_DATA_DIR}).
+PostgreSQL the server's demo mode uses: DATA_DIR, as for the server, else
+${DEFAULT_EMBEDDED_DATA_DIR}.
+So DATA_DIR=x pnpm seed seeds what DATA_DIR=x pnpm start serves.
 
 Options:
   --drivers N             drivers to add (default 1000)
@@ -27,7 +29,7 @@ Options:
   --history-days N        days of history the trips spread over, up to the end
                           (default 730)
   --database-url URL      PostgreSQL to seed (default: $DATABASE_URL, else embedded)
-  --data-dir DIR          embedded PostgreSQL directory (default above)
+  --data-dir DIR          embedded PostgreSQL directory (default: $DATA_DIR, else above)
   --wipe                  empty a non-empty database first
   --append                add to a non-empty database (e.g. a heavy driver)
   -h, --help              this help
@@ -107,10 +109,11 @@ export function parseSeedCommand(
   const v = parsed.values;
   if (v.help) return "help";
   if (v.wipe && v.append) throw new UsageError("--wipe and --append exclude each other");
-  const databaseUrl = v["database-url"] ?? (env.DATABASE_URL || undefined);
+  const databaseUrl = v["database-url"] ?? (env.DATABASE_URL?.trim() || undefined);
   return {
     databaseUrl,
-    dataDir: v["data-dir"] ?? DEFAULT_EMBEDDED_DATA_DIR,
+    // The server's variables, read the way the server reads them (blank = unset).
+    dataDir: v["data-dir"] ?? (env.DATA_DIR?.trim() || DEFAULT_EMBEDDED_DATA_DIR),
     wipe: v.wipe,
     append: v.append,
     dataset: {
@@ -154,17 +157,29 @@ export async function runSeed(
     }
     const started = performance.now();
     let lastPercent = -1;
+    // Seconds per phase, in order, for the closing line.
+    const phases: [string, number][] = [];
+    let phaseStart = started;
     const result = await seedDataset(url, {
       ...command.dataset,
       onProgress: ({ phase, tripsWritten, tripsTotal }) => {
+        const now = performance.now();
+        const current = phases.at(-1);
+        if (current === undefined || current[0] !== phase) {
+          if (current !== undefined) current[1] = (now - phaseStart) / 1000;
+          phases.push([phase, 0]);
+          phaseStart = now;
+        }
         const percent = tripsTotal === 0 ? 100 : Math.floor((tripsWritten / tripsTotal) * 100);
         if (phase !== "trips" || percent !== lastPercent) {
           lastPercent = percent;
-          const seconds = ((performance.now() - started) / 1000).toFixed(1);
+          const seconds = ((now - started) / 1000).toFixed(1);
           report(`${phase.padEnd(8)} ${tripsWritten.toLocaleString("en-US")}/${tripsTotal.toLocaleString("en-US")} trips (${percent}%) ${seconds}s`);
         }
       },
     });
+    const timed = phases.filter(([phase]) => phase !== "done");
+    report(`time per phase: ${timed.map(([phase, s]) => `${phase} ${s.toFixed(1)} s`).join(", ")}`);
     return { ...result, ms: performance.now() - started };
   } finally {
     await embedded?.stop();
