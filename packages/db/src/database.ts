@@ -1,6 +1,7 @@
 import net from "node:net";
 import pg from "pg";
 import {
+  classifyValueError,
   DatabaseUnavailableError,
   PoolExhaustedError,
   QueryAbortedError,
@@ -289,5 +290,5 @@ function classify(error: unknown): unknown {
     return new QueryTimeoutError({ cause: error });
   }
   if (isUnavailable(error)) return new DatabaseUnavailableError({ cause: error });
-  return error;
+  return classifyValueError(error);
 }

@@ -10,11 +10,16 @@ import {
   SeriesGranularity,
   TripStatus,
 } from "@driver-analytics/proto";
+import { InvalidTextError, OutOfRangeError } from "@driver-analytics/db";
 import type { AnalyticsQueries } from "./analytics-queries.js";
 import { toDriverStats, toEarningsBucket, toReview, toTrip } from "./messages.js";
 import { filterFingerprint, PageTokenError, type PageTokenCodec } from "./page-token.js";
 import {
+  MAX_TRIP_DURATION_MICROS,
+  MAX_TRIPS_PER_DRIVER,
+  parseComment,
   parseDay,
+  parseDistance,
   parseDriverId,
   parseMoney,
   parsePageSize,
@@ -25,7 +30,6 @@ import {
 
 // Longest series a call may ask for, in days, per granularity.
 const MAX_SERIES_DAYS = { day: 366, week: 5 * 366 } as const;
-const MAX_COMMENT_LENGTH = 2_000;
 // A trip cannot complete in the future; allow for writers' clock skew.
 const MAX_CLOCK_SKEW_MICROS = 5n * 60n * 1_000_000n;
 
@@ -42,6 +46,29 @@ function driverNotFound(): ConnectError {
   return new ConnectError("driver not found", Code.NotFound);
 }
 
+/**
+ * refusedValues maps the database's refusals of values (its bounds, int8
+ * overflow, text it cannot store) to precise codes; the statement failed as a
+ * whole, so nothing was written. Other failures pass through unchanged.
+ */
+async function refusedValues<T>(query: Promise<T>): Promise<T> {
+  try {
+    return await query;
+  } catch (error) {
+    if (error instanceof OutOfRangeError) {
+      const message =
+        error.constraint === "driver_stats_trips_bound"
+          ? `the driver already has the most trips one driver may have (${MAX_TRIPS_PER_DRIVER})`
+          : "the write would take a stored value or total beyond its bounds";
+      throw new ConnectError(message, Code.OutOfRange);
+    }
+    if (error instanceof InvalidTextError) {
+      throw new ConnectError("a string holds characters that cannot be stored", Code.InvalidArgument);
+    }
+    throw error;
+  }
+}
+
 /** createDriverAnalyticsService implements the DriverAnalytics RPCs: validate, query, convert. */
 export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): ServiceImpl<typeof DriverAnalytics> {
   const { queries, pageTokens } = deps;
@@ -49,7 +76,7 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
     async getStats(request, context) {
       const driverId = parseDriverId(request.driverId);
       const window = parseWindow(request.startTime, request.endTime);
-      const record = await queries.getDriverStats(driverId, window, { signal: context.signal });
+      const record = await refusedValues(queries.getDriverStats(driverId, window, { signal: context.signal }));
       if (record === undefined) throw driverNotFound();
       return create(GetStatsResponseSchema, { stats: toDriverStats(record) });
     },
@@ -77,7 +104,9 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
         position = cursor.position;
       }
 
-      const page = await queries.listTrips({ driverId, window, pageSize, after, position }, { signal: context.signal });
+      const page = await refusedValues(
+        queries.listTrips({ driverId, window, pageSize, after, position }, { signal: context.signal }),
+      );
       if (page === undefined) throw driverNotFound();
       const last = page.trips.at(-1);
       const nextPageToken =
@@ -105,9 +134,11 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
       if (end.epochDay - start.epochDay > MAX_SERIES_DAYS[granularity]) {
         throw invalid(`a ${granularity} series spans at most ${MAX_SERIES_DAYS[granularity]} days`);
       }
-      const series = await queries.getEarningsSeries(
-        { driverId, startDay: start.day, endDay: end.day, granularity },
-        { signal: context.signal },
+      const series = await refusedValues(
+        queries.getEarningsSeries(
+          { driverId, startDay: start.day, endDay: end.day, granularity },
+          { signal: context.signal },
+        ),
       );
       if (series === undefined) throw driverNotFound();
       return create(GetEarningsSeriesResponseSchema, {
@@ -125,28 +156,33 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
       const startedAtMicros = parseRequiredTimestamp(request.startTime, "start_time");
       const completedAtMicros = parseRequiredTimestamp(request.completeTime, "complete_time");
       if (completedAtMicros < startedAtMicros) throw invalid("complete_time must not be before start_time");
+      if (completedAtMicros - startedAtMicros > MAX_TRIP_DURATION_MICROS) {
+        throw invalid("a trip lasts at most 24 hours (complete_time - start_time)");
+      }
       if (completedAtMicros > BigInt(Date.now()) * 1000n + MAX_CLOCK_SKEW_MICROS) {
         throw invalid("complete_time is in the future");
       }
-      if (request.distanceMeters < 0n) throw invalid("distance_meters must not be negative");
+      const distanceMeters = parseDistance(request.distanceMeters);
       const fare = parseMoney(request.fare, "fare");
       if (fare === undefined) throw invalid("fare is required");
       const tip = parseMoney(request.tip, "tip") ?? { currencyCode: fare.currencyCode, amountMinor: 0n };
       if (tip.currencyCode !== fare.currencyCode) throw invalid("tip must be in the currency of fare");
 
-      const { trip } = await queries.createTrip(
-        {
-          requestId,
-          driverId,
-          status: request.status === TripStatus.COMPLETED ? "completed" : "cancelled",
-          startedAtMicros,
-          completedAtMicros,
-          distanceMeters: request.distanceMeters,
-          currencyCode: fare.currencyCode,
-          fareMinor: fare.amountMinor,
-          tipMinor: tip.amountMinor,
-        },
-        { signal: context.signal },
+      const { trip } = await refusedValues(
+        queries.createTrip(
+          {
+            requestId,
+            driverId,
+            status: request.status === TripStatus.COMPLETED ? "completed" : "cancelled",
+            startedAtMicros,
+            completedAtMicros,
+            distanceMeters,
+            currencyCode: fare.currencyCode,
+            fareMinor: fare.amountMinor,
+            tipMinor: tip.amountMinor,
+          },
+          { signal: context.signal },
+        ),
       );
       return create(CreateTripResponseSchema, { trip: toTrip(trip) });
     },
@@ -156,12 +192,9 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
       if (!Number.isInteger(request.rating) || request.rating < 1 || request.rating > 5) {
         throw invalid("rating must be from 1 to 5");
       }
-      if ([...request.comment].length > MAX_COMMENT_LENGTH) {
-        throw invalid(`comment must be at most ${MAX_COMMENT_LENGTH} characters`);
-      }
-      const review = await queries.createReview(
-        { tripId: request.tripId, rating: request.rating, comment: request.comment },
-        { signal: context.signal },
+      const comment = parseComment(request.comment);
+      const review = await refusedValues(
+        queries.createReview({ tripId: request.tripId, rating: request.rating, comment }, { signal: context.signal }),
       );
       return create(CreateReviewResponseSchema, { tripId: review.tripId, review: toReview(review) });
     },
