@@ -64,13 +64,24 @@ describe("request validation", () => {
       expect(parseRequiredTimestamp(ts(-1n, 999_999_999), "t")).toBe(-1n);
     });
 
-    it("window bounds round up to the microsecond and stay at the last microsecond of 9999", () => {
+    it("window bounds round up to the microsecond; an end past the last microsecond of 9999 bounds nothing", () => {
       expect(parseWindow(ts(0n, 1), ts(0n, 1_001))).toEqual({ startMicros: 1n, endMicros: 2n });
-      expect(parseWindow(undefined, ts(MAX_SECONDS, 999_999_999))).toEqual({ startMicros: undefined, endMicros: MAX_MICROS });
+      expect(parseWindow(undefined, ts(MAX_SECONDS, 999_999_999))).toEqual({ startMicros: undefined, endMicros: undefined });
+      expect(parseWindow(undefined, ts(MAX_SECONDS, 999_999_000))).toEqual({ startMicros: undefined, endMicros: MAX_MICROS });
       expect(parseWindow(ts(MIN_SECONDS), undefined)).toEqual({ startMicros: MIN_SECONDS * 1_000_000n, endMicros: undefined });
-      expect(invalid(() => parseWindow(ts(MAX_SECONDS, 999_999_001), ts(MAX_SECONDS, 999_999_999)))).toBe(
-        "end_time must be after start_time",
-      );
+      // end after start by a nanosecond is a window, even if both round to one microsecond.
+      expect(parseWindow(ts(0n, 1), ts(0n, 2))).toEqual({ startMicros: 1n, endMicros: 1n });
+      expect(parseWindow(ts(MAX_SECONDS, 999_999_001), ts(MAX_SECONDS, 999_999_999))).toEqual({
+        startMicros: MAX_MICROS,
+        endMicros: undefined,
+      });
+      for (const [start, end] of [
+        [ts(5n, 7), ts(5n, 7)],
+        [ts(5n, 8), ts(5n, 7)],
+        [ts(MAX_SECONDS, 999_999_999), ts(MIN_SECONDS)],
+      ] as const) {
+        expect(invalid(() => parseWindow(start, end))).toBe("end_time must be after start_time");
+      }
     });
 
     it("refuse everything just outside the protobuf range, with the range in the message", () => {

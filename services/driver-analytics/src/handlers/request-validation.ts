@@ -46,14 +46,24 @@ export function parsePageSize(pageSize: number): number {
   return Math.min(pageSize, MAX_PAGE_SIZE);
 }
 
-/** parseWindow validates the optional [start_time, end_time) bounds. */
+/**
+ * parseWindow validates the optional [start_time, end_time) bounds; end_time
+ * must be after start_time, to the nanosecond.
+ */
 export function parseWindow(start: Timestamp | undefined, end: Timestamp | undefined): TimeWindow {
-  const startMicros = start === undefined ? undefined : timestampMicros(start, "start_time");
-  const endMicros = end === undefined ? undefined : timestampMicros(end, "end_time");
-  if (startMicros !== undefined && endMicros !== undefined && endMicros <= startMicros) {
+  if (start !== undefined) checkTimestamp(start, "start_time");
+  if (end !== undefined) checkTimestamp(end, "end_time");
+  if (start !== undefined && end !== undefined && nanosOf(end) <= nanosOf(start)) {
     throw invalid("end_time must be after start_time");
   }
-  return { startMicros, endMicros };
+  const startMicros = start === undefined ? undefined : ceilMicros(start);
+  const endMicros = end === undefined ? undefined : ceilMicros(end);
+  return {
+    // Past the last microsecond of 9999 no trip can be (none completes in the
+    // future): a start there stays at it, an end there is no bound at all.
+    startMicros: startMicros === undefined || startMicros <= MAX_MICROS ? startMicros : MAX_MICROS,
+    endMicros: endMicros === undefined || endMicros <= MAX_MICROS ? endMicros : undefined,
+  };
 }
 
 function checkTimestamp(ts: Timestamp, field: string): void {
@@ -62,14 +72,15 @@ function checkTimestamp(ts: Timestamp, field: string): void {
   }
 }
 
+function nanosOf(ts: Timestamp): bigint {
+  return ts.seconds * 1_000_000_000n + BigInt(ts.nanos);
+}
+
 // A window bound rounds sub-microsecond instants up: a trip at micro t
 // (PostgreSQL's precision) satisfies t >= s and t < e exactly when it
-// satisfies them against ceil(s) and ceil(e). Past the last microsecond of
-// 9999 it stays there (no trip can be that late: none completes in the future).
-function timestampMicros(ts: Timestamp, field: string): bigint {
-  checkTimestamp(ts, field);
-  const micros = ts.seconds * 1_000_000n + BigInt(Math.ceil(ts.nanos / 1000));
-  return micros > MAX_MICROS ? MAX_MICROS : micros;
+// satisfies them against ceil(s) and ceil(e).
+function ceilMicros(ts: Timestamp): bigint {
+  return ts.seconds * 1_000_000n + BigInt(Math.ceil(ts.nanos / 1000));
 }
 
 /**
