@@ -3,6 +3,7 @@ import { defaultAdmissionOptions, type AdmissionOptions } from "./ops/admission-
 import { DEFAULT_MAX_CONCURRENT_STREAMS } from "./http/listener.js";
 import { STRATEGIES, type Strategy } from "./handlers/analytics-queries.js";
 import { readAuthConfig, type AuthConfig } from "./auth/auth-config.js";
+import { DEFAULT_HEALTH_MAX_WATCHERS } from "./ops/health.js";
 
 /** Config is everything the server reads from its environment, validated. */
 export interface Config {
@@ -29,6 +30,8 @@ export interface Config {
   admission: AdmissionOptions;
   /** HEALTH_PROBE_*: how often the health probe runs SELECT 1, and how long it may take. */
   healthProbe: { intervalMs: number; timeoutMs: number };
+  /** HEALTH_MAX_WATCHERS: most health Watch streams open at once; beyond it RESOURCE_EXHAUSTED. */
+  healthMaxWatchers: number;
   /** Bearer token verification (AUTH_*). */
   auth: AuthConfig;
   /** CORS_ALLOWED_ORIGINS: browser origins that may call cross-origin; "*" for any. */
@@ -133,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalMs: int("HEALTH_PROBE_INTERVAL_MS", 1_000, 50, 600_000),
       timeoutMs: int("HEALTH_PROBE_TIMEOUT_MS", 1_000, 10, 600_000),
     },
+    healthMaxWatchers: int("HEALTH_MAX_WATCHERS", DEFAULT_HEALTH_MAX_WATCHERS, 1, 1_000_000),
     auth,
     corsAllowedOrigins,
     dashboardDir: read("DASHBOARD_DIR"),

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   }
   // Demo mode serves the bundled dashboard; otherwise only DASHBOARD_DIR's.
   const dashboardDir = config.dashboardDir ?? (embedded !== undefined ? bundledDashboardDir() : undefined);
-  const { listener, close: drainServer } = createServer({
+  const { listener, health, close: drainServer } = createServer({
     db,
     logger,
     auth: createTokenVerifier(config.auth),
@@ -68,6 +68,7 @@ async function main(): Promise<void> {
     admission: config.admission,
     healthProbe: config.healthProbe,
   });
+  health.maxWatchers = config.healthMaxWatchers;
   const address = await listener.listen(config.port, config.host);
   const target = `${address.address}:${address.port}`;
   logger.info(
