@@ -10,7 +10,8 @@
 //  - raw bodies posted with fetch: Connect binary and JSON (random bytes,
 //    truncated or bit-flipped valid messages, JSON with out-of-range numbers,
 //    lone surrogates, NUL escapes, garbage, bodies over the 64 KiB read
-//    limit) and gRPC-Web frames (good, truncated, lying lengths, oversized).
+//    limit, gzip: real, truncated, garbage, a bomb) and gRPC-Web frames
+//    (good, truncated, lying lengths, compressed, oversized).
 //
 // After the run the rollups must still equal the raw rows and every trip a
 // call was told was created must exist. FUZZ_RUNS sets the number of cases
@@ -33,6 +34,7 @@ import {
 } from "@driver-analytics/proto";
 import * as grpc from "@grpc/grpc-js";
 import fc from "fast-check";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../testing/harness.js";
 
@@ -52,8 +54,10 @@ const FORBIDDEN = new Set([Code.Internal, Code.Unknown, Code.DataLoss]);
 // the failing case (it.fails) that flips when the pipeline maps it.
 const STRICT = process.env.FUZZ_STRICT === "1";
 // Likewise a gRPC-Web frame flagged compressed with no grpc-encoding (which
-// the gRPC spec itself answers with INTERNAL).
-const FRAMEWORK_PARSE_INTERNAL = /^(parse binary: |received compressed envelope, but do not know how to decompress)/;
+// the gRPC spec itself answers with INTERNAL), and a gzip body that does not
+// inflate (connect-node's compression: "decompression failed").
+const FRAMEWORK_PARSE_INTERNAL =
+  /^(parse binary: |received compressed envelope, but do not know how to decompress|decompression failed)/;
 
 /**
  * LEAK matches what must never reach a caller: SQL, PostgreSQL's own words,
@@ -458,7 +462,16 @@ describe("fuzzing every RPC, typed and raw", () => {
     .record({ extra: fc.integer({ min: 1, max: 16 * 1024 }), byte: fc.integer({ min: 0, max: 255 }) })
     .map(({ extra, byte }) => new Uint8Array(READ_MAX_BYTES + extra).fill(byte));
 
-  type RawCase = { method: MethodName; protocol: "connect-proto" | "connect-json" | "grpc-web"; body: Uint8Array | string; oversized: boolean };
+  type RawCase = {
+    method: MethodName;
+    protocol: "connect-proto" | "connect-json" | "grpc-web";
+    body: Uint8Array | string;
+    oversized: boolean;
+    /** Content-Encoding (Connect) or grpc-encoding (gRPC-Web) to declare. */
+    encoding?: "gzip";
+  };
+  // A gzip bomb: 1 MiB of zeros in about 1 KiB.
+  const GZIP_BOMB = gzipSync(new Uint8Array(1024 * 1024));
   const rawCase = () =>
     fc.constantFrom<MethodName>("getStats", "listTrips", "getEarningsSeries", "createTrip", "createReview").chain((method) =>
       fc.oneof(
@@ -475,6 +488,17 @@ describe("fuzzing every RPC, typed and raw", () => {
             else if (how === "two") body = Buffer.concat([envelope(0, payload), envelope(0, payload)]);
             else body = payload;
             return { method, protocol: "grpc-web", body, oversized: false };
+          }) },
+        // Compressed bodies: real gzip of a typed message, truncated gzip, garbage, a bomb.
+        { weight: 1, arbitrary: fc
+          .tuple(rawBinary(method), fc.constantFrom("gzip", "truncated", "garbage", "bomb"), fc.constantFrom("connect-proto" as const, "grpc-web" as const))
+          .map(([payload, how, protocol]): RawCase => {
+            let data: Uint8Array = gzipSync(payload);
+            if (how === "truncated") data = data.slice(0, Math.max(1, data.length - 4));
+            if (how === "garbage") data = payload;
+            if (how === "bomb") data = GZIP_BOMB;
+            const body = protocol === "grpc-web" ? envelope(0x01, data) : data;
+            return { method, protocol, body, oversized: how === "bomb", encoding: "gzip" };
           }) },
         // Over the 64 KiB read limit: one case in ten.
         { weight: 1, arbitrary: fc.oneof(
@@ -537,7 +561,7 @@ describe("fuzzing every RPC, typed and raw", () => {
       .map(([name, v]) => [name.replace(/[A-Z]/g, (c, i) => (i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`)), v as Code]),
   );
 
-  async function callRaw({ method, protocol, body }: RawCase): Promise<Outcome> {
+  async function callRaw({ method, protocol, body, encoding }: RawCase): Promise<Outcome> {
     const contentType = { "connect-proto": "application/proto", "connect-json": "application/json", "grpc-web": "application/grpc-web+proto" }[protocol];
     const res = await fetch(`${t.baseUrl}/${DriverAnalytics.typeName}/${METHODS[method].path}`, {
       method: "POST",
@@ -545,6 +569,7 @@ describe("fuzzing every RPC, typed and raw", () => {
         "content-type": contentType,
         authorization: `Bearer ${t.token}`,
         ...(protocol === "grpc-web" ? { "x-grpc-web": "1" } : { "connect-protocol-version": "1" }),
+        ...(encoding === undefined ? {} : protocol === "grpc-web" ? { "grpc-encoding": encoding } : { "content-encoding": encoding }),
       },
       body,
       signal: AbortSignal.timeout(10_000),
