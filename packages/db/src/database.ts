@@ -1,6 +1,7 @@
 import net from "node:net";
 import pg from "pg";
 import {
+  classifyValueError,
   DatabaseUnavailableError,
   PoolExhaustedError,
   QueryAbortedError,
@@ -55,6 +56,7 @@ export class Database {
   readonly #pool: pg.Pool;
   readonly #maxWaiting: number;
   #connectionErrors = 0;
+  #discardedAfterCancel = 0;
 
   constructor(config: DatabaseConfig) {
     this.#maxWaiting = config.maxWaiting;
@@ -89,13 +91,23 @@ export class Database {
     return this.#connectionErrors;
   }
 
+  /**
+   * connectionsDiscardedAfterCancel counts connections closed instead of
+   * returned to the pool because a CancelRequest was sent for them: whether
+   * the cancel stopped the statement or arrived after it finished, it must
+   * not land on the next caller's statement.
+   */
+  get connectionsDiscardedAfterCancel(): number {
+    return this.#discardedAfterCancel;
+  }
+
   /** query runs one parameterized statement and returns its rows. */
   async query<Row extends object>(
     text: string,
     values: readonly unknown[],
     options: QueryOptions = {},
   ): Promise<Row[]> {
-    return this.withClient((client) => runCancellable<Row>(client, text, values, options.signal), options);
+    return this.withClient((client, fence) => runCancellable<Row>(client, text, values, options.signal, fence), options);
   }
 
   /**
@@ -106,15 +118,15 @@ export class Database {
     fn: (tx: Transaction) => Promise<T>,
     options: QueryOptions = {},
   ): Promise<T> {
-    return this.withClient(async (client) => {
+    return this.withClient(async (client, fence) => {
       const tx: Transaction = {
         query: <Row extends object>(text: string, values: readonly unknown[]) =>
-          runCancellable<Row>(client, text, values, options.signal),
+          runCancellable<Row>(client, text, values, options.signal, fence),
       };
-      await runCancellable(client, "BEGIN", [], options.signal);
+      await runCancellable(client, "BEGIN", [], options.signal, fence);
       try {
         const result = await fn(tx);
-        await runCancellable(client, "COMMIT", [], options.signal);
+        await runCancellable(client, "COMMIT", [], options.signal, fence);
         return result;
       } catch (error) {
         // A failed ROLLBACK means the connection is broken; withClient discards it.
@@ -130,7 +142,7 @@ export class Database {
   }
 
   private async withClient<T>(
-    fn: (client: pg.PoolClient) => Promise<T>,
+    fn: (client: pg.PoolClient, fence: CancelFence) => Promise<T>,
     options: QueryOptions,
   ): Promise<T> {
     const { signal } = options;
@@ -148,8 +160,9 @@ export class Database {
       this.#connectionErrors++;
     };
     client.on("error", onError);
+    const fence: CancelFence = { cancelSent: false };
     try {
-      return await fn(client);
+      return await fn(client, fence);
     } catch (error) {
       // A cancelled or failed connection is not handed to the next caller:
       // a late CancelRequest could otherwise hit that caller's query.
@@ -159,6 +172,11 @@ export class Database {
       throw classify(error);
     } finally {
       client.off("error", onError);
+      // A CancelRequest travels on a connection of its own and reaches the
+      // backend whenever it does: if the statement finished first, it would
+      // cancel the next caller's statement on this connection. Close it.
+      if (fence.cancelSent && broken === undefined) broken = new Error("a cancel request was sent for this connection");
+      if (fence.cancelSent) this.#discardedAfterCancel++;
       client.release(broken);
     }
   }
@@ -195,16 +213,23 @@ export interface Transaction {
   query<Row extends object>(text: string, values: readonly unknown[]): Promise<Row[]>;
 }
 
+/** CancelFence records that a CancelRequest was sent for a checked-out connection. */
+interface CancelFence {
+  cancelSent: boolean;
+}
+
 async function runCancellable<Row extends object>(
   client: pg.PoolClient,
   text: string,
   values: readonly unknown[],
   signal: AbortSignal | undefined,
+  fence: CancelFence,
 ): Promise<Row[]> {
   if (signal?.aborted) throw new QueryAbortedError({ cause: signal.reason });
   let aborted = false;
   const onAbort = () => {
     aborted = true;
+    fence.cancelSent = true;
     sendCancelRequest(client);
   };
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -265,5 +290,5 @@ function classify(error: unknown): unknown {
     return new QueryTimeoutError({ cause: error });
   }
   if (isUnavailable(error)) return new DatabaseUnavailableError({ cause: error });
-  return error;
+  return classifyValueError(error);
 }

@@ -83,3 +83,51 @@ export class WriteRejectedError extends Error {
     super(`write rejected: ${reason}`);
   }
 }
+
+/**
+ * OutOfRangeError: PostgreSQL refused a value or a total beyond the bounds it
+ * enforces (migration 0004_bounds: one trip's amounts, distance and duration;
+ * a driver's trip count), or an int8 sum would have overflowed. The statement
+ * failed as a whole: nothing was written.
+ */
+export class OutOfRangeError extends Error {
+  override readonly name = "OutOfRangeError";
+  constructor(
+    /** "bound": a CHECK of 0004_bounds; "overflow": int8 arithmetic (SQLSTATE 22003). */
+    readonly kind: "bound" | "overflow",
+    /** The constraint that refused it, for "bound". */
+    readonly constraint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(kind === "bound" ? `value out of range (${constraint ?? "bound"})` : "value out of range (overflow)", options);
+  }
+}
+
+/**
+ * InvalidTextError: PostgreSQL refused a string (U+0000, or bytes that are
+ * not valid in the database encoding; SQLSTATE 22021 / 22P05). Nothing was written.
+ */
+export class InvalidTextError extends Error {
+  override readonly name = "InvalidTextError";
+  constructor(options?: { cause?: unknown }) {
+    super("text refused by the database", options);
+  }
+}
+
+// The CHECK constraints of 0004_bounds: each names what it bounds.
+const BOUND_CONSTRAINT = /_bound$/;
+
+/**
+ * classifyValueError turns the SQLSTATEs of refused values into typed errors
+ * (OutOfRangeError, InvalidTextError); anything else is returned as is.
+ */
+export function classifyValueError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const { code, constraint } = error as { code?: unknown; constraint?: unknown };
+  if (code === "22003") return new OutOfRangeError("overflow", undefined, { cause: error });
+  if (code === "23514" && typeof constraint === "string" && BOUND_CONSTRAINT.test(constraint)) {
+    return new OutOfRangeError("bound", constraint, { cause: error });
+  }
+  if (code === "22021" || code === "22P05") return new InvalidTextError({ cause: error });
+  return error;
+}

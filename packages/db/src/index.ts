@@ -4,6 +4,8 @@ export { withConnection } from "./connection.js";
 export type { DatabaseConfig, PoolStats, QueryOptions, Transaction } from "./database.js";
 export {
   DatabaseUnavailableError,
+  InvalidTextError,
+  OutOfRangeError,
   PoolExhaustedError,
   QueryAbortedError,
   QueryTimeoutError,

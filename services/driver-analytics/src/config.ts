@@ -4,6 +4,7 @@ import { defaultAdmissionOptions, type AdmissionOptions } from "./ops/admission/
 import { DEFAULT_CONNECTION_LIMITS, DEFAULT_MAX_CONCURRENT_STREAMS, type ConnectionLimits } from "./http/listener.js";
 import { STRATEGIES, type Strategy } from "./handlers/analytics-queries.js";
 import { readAuthConfig, type AuthConfig } from "./auth/auth-config.js";
+import { DEFAULT_HEALTH_MAX_WATCHERS } from "./ops/health.js";
 
 /** GrpcServerKind: the framework that serves gRPC (Connect and gRPC-Web are always connect-node's). */
 export type GrpcServerKind = "grpc-js" | "connect";
@@ -55,6 +56,8 @@ export interface Config {
   grpcServer: GrpcServerKind;
   /** HEALTH_PROBE_*: how often the health probe runs SELECT 1, and how long it may take. */
   healthProbe: { intervalMs: number; timeoutMs: number };
+  /** HEALTH_MAX_WATCHERS: most health Watch streams open at once; beyond it RESOURCE_EXHAUSTED. */
+  healthMaxWatchers: number;
   /** Bearer token verification (AUTH_*). */
   auth: AuthConfig;
   /** CORS_ALLOWED_ORIGINS: browser origins that may call cross-origin; "*" for any. */
@@ -199,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalMs: int("HEALTH_PROBE_INTERVAL_MS", 1_000, 50, 600_000),
       timeoutMs: int("HEALTH_PROBE_TIMEOUT_MS", 1_000, 10, 600_000),
     },
+    healthMaxWatchers: int("HEALTH_MAX_WATCHERS", DEFAULT_HEALTH_MAX_WATCHERS, 1, 1_000_000),
     auth,
     corsAllowedOrigins,
     dashboardDir: read("DASHBOARD_DIR"),

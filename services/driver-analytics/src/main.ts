@@ -164,6 +164,7 @@ async function main(): Promise<void> {
     // the RPC port in demo mode only (in production it faces the callers).
     opsEndpointsOnRpcPort: demo && config.adminPort === undefined,
   });
+  health.maxWatchers = config.healthMaxWatchers;
   if (replicas !== undefined) registerReplicaMetrics(metrics, replicas);
   exposeClusterMetrics(metrics);
   let admin: AdminServer | undefined;

@@ -43,7 +43,7 @@ describe("auth configuration", () => {
   it("refuses a production start without a key, naming the variables", () => {
     const problems = problemsOf(PRODUCTION);
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/no token verification key: set AUTH_PUBLIC_KEY_FILE or AUTH_JWKS_FILE .* AUTH_HS256_SECRET/);
+    expect(problems[0]).toMatch(/no token verification key: set AUTH_PUBLIC_KEY_FILE, AUTH_JWKS_FILE or AUTH_JWKS_URL .* AUTH_HS256_SECRET/);
   });
 
   it("generates a secret in demo mode (no DATABASE_URL), a new one per start", () => {
@@ -73,7 +73,7 @@ describe("auth configuration", () => {
     expect(problemsOf({ ...PRODUCTION, AUTH_PUBLIC_KEY_FILE: file("p384.pem", String(p384)), AUTH_ISSUER: ISSUER })).toHaveLength(1);
     const p256 = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" });
     expect(problemsOf({ ...PRODUCTION, AUTH_PUBLIC_KEY_FILE: file("p256.pem", String(p256)) })).toEqual([
-      "AUTH_ISSUER: required with AUTH_PUBLIC_KEY_FILE or AUTH_JWKS_FILE (the `iss` your tokens carry)",
+      "AUTH_ISSUER: required with AUTH_PUBLIC_KEY_FILE, AUTH_JWKS_FILE or AUTH_JWKS_URL (the `iss` your tokens carry)",
     ]);
     expect(problemsOf({ ...PRODUCTION, AUTH_JWKS_FILE: file("bad.json", "{}"), AUTH_ISSUER: ISSUER })[0]).toMatch(/expected a JWK Set/);
     expect(problemsOf({ ...PRODUCTION, AUTH_JWKS_FILE: file("oct.json", '{"keys":[{"kty":"oct","k":"AAAA"}]}'), AUTH_ISSUER: ISSUER })[0]).toMatch(

@@ -5,12 +5,23 @@ import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 /**
  * AuthKeys is how bearer tokens are verified: exactly one of an HS256 shared
  * secret (development, or a trusted mesh), one RS256/ES256 public key (PEM,
- * SPKI), or a JWKS file (key rotation: the token's `kid` picks the key).
+ * SPKI), a JWKS file (key rotation: the token's `kid` picks the key), or a
+ * JWKS URL (the identity provider's, fetched and refreshed as it rotates keys).
  */
 export type AuthKeys =
   | { kind: "hs256"; secret: Uint8Array; /** made up at start by the demo mode */ generated: boolean }
   | { kind: "public-key"; key: KeyObject; algorithm: "RS256" | "ES256" }
-  | { kind: "jwks"; jwks: JSONWebKeySet };
+  | { kind: "jwks"; jwks: JSONWebKeySet }
+  | {
+      kind: "remote-jwks";
+      url: URL;
+      /** Keys are refetched once they are this old (AUTH_JWKS_CACHE_MAX_AGE_SECONDS). */
+      cacheMaxAgeMs: number;
+      /** An unknown `kid` refetches only this long after the last fetch (AUTH_JWKS_COOLDOWN_SECONDS). */
+      cooldownMs: number;
+      /** Longest a fetch may take (AUTH_JWKS_TIMEOUT_MS). */
+      timeoutMs: number;
+    };
 
 /** AuthConfig: keys plus the claims every token must carry. */
 export interface AuthConfig {
@@ -21,6 +32,8 @@ export interface AuthConfig {
   audience: string;
   /** Leeway for exp/nbf against clock skew between issuer and us. */
   clockToleranceSeconds: number;
+  /** AUTH_MAX_TOKEN_AGE_SECONDS: when set, tokens need `iat` and are refused once older than this. */
+  maxTokenAgeSeconds?: number | undefined;
 }
 
 /** DEV_ISSUER is the issuer of HS256 tokens unless AUTH_ISSUER says otherwise. */
@@ -44,11 +57,21 @@ export function readAuthConfig(
   const secret = read("AUTH_HS256_SECRET");
   const publicKeyFile = read("AUTH_PUBLIC_KEY_FILE");
   const jwksFile = read("AUTH_JWKS_FILE");
-  const configured = [secret, publicKeyFile, jwksFile].filter((v) => v !== undefined).length;
+  const jwksUrl = read("AUTH_JWKS_URL");
+  const configured = [secret, publicKeyFile, jwksFile, jwksUrl].filter((v) => v !== undefined).length;
+  const seconds = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return Number(raw);
+  };
 
   let keys: AuthKeys | undefined;
   if (configured > 1) {
-    problems.push("AUTH_HS256_SECRET, AUTH_PUBLIC_KEY_FILE and AUTH_JWKS_FILE: set only one of them");
+    problems.push("AUTH_HS256_SECRET, AUTH_PUBLIC_KEY_FILE, AUTH_JWKS_FILE and AUTH_JWKS_URL: set only one of them");
   } else if (secret !== undefined) {
     if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
       problems.push(`AUTH_HS256_SECRET: expected at least ${MIN_SECRET_BYTES} bytes (e.g. \`openssl rand -base64 32\`)`);
@@ -59,18 +82,26 @@ export function readAuthConfig(
     keys = readPublicKey(publicKeyFile, problems);
   } else if (jwksFile !== undefined) {
     keys = readJwks(jwksFile, problems);
+  } else if (jwksUrl !== undefined) {
+    const url = parseJwksUrl(jwksUrl, problems);
+    const remote = {
+      cacheMaxAgeMs: seconds("AUTH_JWKS_CACHE_MAX_AGE_SECONDS", 600, 1, 86_400) * 1000,
+      cooldownMs: seconds("AUTH_JWKS_COOLDOWN_SECONDS", 30, 0, 3_600) * 1000,
+      timeoutMs: seconds("AUTH_JWKS_TIMEOUT_MS", 5_000, 100, 60_000),
+    };
+    if (url !== undefined) keys = { kind: "remote-jwks", url, ...remote };
   } else if (demo) {
     keys = { kind: "hs256", secret: randomBytes(MIN_SECRET_BYTES), generated: true };
   } else {
     problems.push(
-      "no token verification key: set AUTH_PUBLIC_KEY_FILE or AUTH_JWKS_FILE (production) or AUTH_HS256_SECRET " +
+      "no token verification key: set AUTH_PUBLIC_KEY_FILE, AUTH_JWKS_FILE or AUTH_JWKS_URL (production) or AUTH_HS256_SECRET " +
         "(development); only the embedded demo mode (no DATABASE_URL) starts without one",
     );
   }
 
   const issuer = read("AUTH_ISSUER") ?? (keys?.kind === "hs256" ? DEV_ISSUER : undefined);
   if (issuer === undefined && keys !== undefined) {
-    problems.push("AUTH_ISSUER: required with AUTH_PUBLIC_KEY_FILE or AUTH_JWKS_FILE (the `iss` your tokens carry)");
+    problems.push("AUTH_ISSUER: required with AUTH_PUBLIC_KEY_FILE, AUTH_JWKS_FILE or AUTH_JWKS_URL (the `iss` your tokens carry)");
   }
   const audience = read("AUTH_AUDIENCE") ?? DEFAULT_AUDIENCE;
   const toleranceRaw = read("AUTH_CLOCK_TOLERANCE_SECONDS");
@@ -82,8 +113,26 @@ export function readAuthConfig(
       clockToleranceSeconds = Number(toleranceRaw);
     }
   }
+  const maxTokenAgeSeconds =
+    read("AUTH_MAX_TOKEN_AGE_SECONDS") === undefined ? undefined : seconds("AUTH_MAX_TOKEN_AGE_SECONDS", 0, 1, 31_536_000);
   // On any problem the caller throws before using this value.
-  return { keys: keys as AuthKeys, issuer: issuer ?? "", audience, clockToleranceSeconds };
+  return { keys: keys as AuthKeys, issuer: issuer ?? "", audience, clockToleranceSeconds, maxTokenAgeSeconds };
+}
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+// Keys decide who is who: fetch them over TLS, except from this machine (tests, a sidecar).
+function parseJwksUrl(raw: string, problems: string[]): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    problems.push(`AUTH_JWKS_URL=${JSON.stringify(raw)}: expected an https:// URL`);
+    return undefined;
+  }
+  if (url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname))) return url;
+  problems.push(`AUTH_JWKS_URL=${JSON.stringify(raw)}: expected an https:// URL (http:// only on localhost)`);
+  return undefined;
 }
 
 function readText(name: string, file: string, problems: string[]): string | undefined {

@@ -1,4 +1,13 @@
-import { createLocalJWKSet, errors, importSPKI, jwtVerify, type CryptoKey, type JWTVerifyGetKey } from "jose";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JWTVerifyGetKey,
+} from "jose";
 import type { AuthConfig } from "./auth-config.js";
 import { ClaimsError, principalFromClaims, type Principal } from "./principal.js";
 
@@ -11,6 +20,15 @@ export interface TokenVerifier {
 /** InvalidTokenError says why a token was refused, in words safe to show the caller. */
 export class InvalidTokenError extends Error {
   override readonly name = "InvalidTokenError";
+}
+
+/** How long a caller refused for unreachable keys should wait, in milliseconds. */
+const KEYS_UNAVAILABLE_PUSHBACK_MS = 1_000;
+
+// The identity provider's key set could not be fetched (down, slow, not a
+// JWKS): the token may be fine, so the caller hears UNAVAILABLE, not UNAUTHENTICATED.
+class KeysUnavailableError extends Error {
+  override readonly name = "KeysUnavailableError";
 }
 
 // Compact JWS: three base64url parts. Checked first so garbage never reaches jose.
@@ -50,6 +68,36 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
       key = createLocalJWKSet(config.keys.jwks);
       algorithms = ["RS256", "ES256"];
       break;
+    case "remote-jwks": {
+      // jose caches the set for cacheMaxAge; a token whose kid is not in it
+      // refetches at once unless the last fetch is younger than the cooldown
+      // (so forged kids cannot make us hammer the provider); a fetch takes at
+      // most timeoutDuration. Concurrent verifications share one fetch.
+      const remote = createRemoteJWKSet(config.keys.url, {
+        cacheMaxAge: config.keys.cacheMaxAgeMs,
+        cooldownDuration: config.keys.cooldownMs,
+        timeoutDuration: config.keys.timeoutMs,
+        headers: { "user-agent": "driver-analytics" },
+      });
+      key = async (header, token) => {
+        try {
+          return await remote(header, token);
+        } catch (error) {
+          // Key selection failures are the token's; anything else is the fetch's.
+          if (
+            error instanceof errors.JWKSNoMatchingKey ||
+            error instanceof errors.JWKSMultipleMatchingKeys ||
+            error instanceof errors.JOSENotSupported ||
+            error instanceof errors.JOSEAlgNotAllowed
+          ) {
+            throw error;
+          }
+          throw new KeysUnavailableError("token keys could not be fetched", { cause: error });
+        }
+      };
+      algorithms = ["RS256", "ES256"];
+      break;
+    }
   }
   const cache = new Map<string, Verified>();
   const options = {
@@ -57,7 +105,8 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
     issuer: config.issuer,
     audience: config.audience,
     clockTolerance: config.clockToleranceSeconds,
-    requiredClaims: ["exp", "sub"],
+    requiredClaims: config.maxTokenAgeSeconds === undefined ? ["exp", "sub"] : ["exp", "sub", "iat"],
+    ...(config.maxTokenAgeSeconds === undefined ? {} : { maxTokenAge: config.maxTokenAgeSeconds }),
   };
   return {
     async verify(token) {
@@ -74,8 +123,18 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
         const { payload } =
           typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, await key, options);
         // exp is required, so present; without tolerance, so a cached token never outlives a fresh check.
-        verified = { principal: principalFromClaims(payload), expiresAtMs: (payload.exp ?? 0) * 1000 };
+        // With a maximum age, neither may it outlive iat + age.
+        let expiresAtMs = (payload.exp ?? 0) * 1000;
+        if (config.maxTokenAgeSeconds !== undefined && payload.iat !== undefined) {
+          expiresAtMs = Math.min(expiresAtMs, (payload.iat + config.maxTokenAgeSeconds) * 1000);
+        }
+        verified = { principal: principalFromClaims(payload), expiresAtMs };
       } catch (error) {
+        if (error instanceof KeysUnavailableError) {
+          throw new ConnectError("token keys are unavailable, retry later", Code.Unavailable, {
+            "grpc-retry-pushback-ms": String(KEYS_UNAVAILABLE_PUSHBACK_MS),
+          });
+        }
         throw new InvalidTokenError(describe(error));
       }
       if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value!);
@@ -87,8 +146,9 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
 
 function describe(error: unknown): string {
   if (error instanceof ClaimsError) return error.message;
-  if (error instanceof errors.JWTExpired) return "token has expired";
+  if (error instanceof errors.JWTExpired) return error.claim === "iat" ? "token is too old" : "token has expired";
   if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.reason === "missing") return `token claim "${error.claim}" is missing or invalid`;
     switch (error.claim) {
       case "nbf":
       case "iat":

@@ -1,12 +1,15 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   DatabaseUnavailableError,
+  InvalidTextError,
+  OutOfRangeError,
   PoolExhaustedError,
   QueryAbortedError,
   QueryTimeoutError,
   WriteRejectedError,
   type WriteRejection,
 } from "@driver-analytics/db";
+import { MAX_TRIPS_PER_DRIVER } from "../handlers/request-validation.js";
 
 /** How long a refused caller should wait before retrying, in milliseconds. */
 export const RETRY_PUSHBACK_MS = 200;
@@ -48,6 +51,18 @@ export function toConnectError(error: unknown, signal: AbortSignal): ConnectErro
   if (error instanceof WriteRejectedError) {
     const [message, code] = WRITE_REJECTIONS[error.reason];
     return new ConnectError(message, code);
+  }
+  // The database refused a value (a bound, an int8 overflow, text it cannot
+  // store): the statement failed whole, so nothing was written.
+  if (error instanceof OutOfRangeError) {
+    const message =
+      error.constraint === "driver_stats_trips_bound"
+        ? `the driver already has the most trips one driver may have (${MAX_TRIPS_PER_DRIVER})`
+        : "the write would take a stored value or total beyond its bounds";
+    return new ConnectError(message, Code.OutOfRange);
+  }
+  if (error instanceof InvalidTextError) {
+    return new ConnectError("a string holds characters that cannot be stored", Code.InvalidArgument);
   }
   if (error instanceof QueryTimeoutError) {
     return new ConnectError("query took too long", Code.DeadlineExceeded);

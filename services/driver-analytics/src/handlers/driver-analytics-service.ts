@@ -15,7 +15,10 @@ import { laterLsn, readConsistencyToken, writeConsistencyToken } from "../replic
 import { toDriverStats, toEarningsBucket, toReview, toTrip } from "./messages.js";
 import { filterFingerprint, PageTokenError, type PageTokenCodec } from "./page-token.js";
 import {
+  MAX_TRIP_DURATION_MICROS,
+  parseComment,
   parseDay,
+  parseDistance,
   parseDriverId,
   parseMoney,
   parsePageSize,
@@ -26,7 +29,6 @@ import {
 
 // Longest series a call may ask for, in days, per granularity.
 const MAX_SERIES_DAYS = { day: 366, week: 5 * 366 } as const;
-const MAX_COMMENT_LENGTH = 2_000;
 // A trip cannot complete in the future; allow for writers' clock skew.
 const MAX_CLOCK_SKEW_MICROS = 5n * 60n * 1_000_000n;
 
@@ -42,6 +44,7 @@ export interface DriverAnalyticsDeps {
 function driverNotFound(): ConnectError {
   return new ConnectError("driver not found", Code.NotFound);
 }
+
 
 /** createDriverAnalyticsService implements the DriverAnalytics RPCs: validate, query, convert. */
 export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): ServiceImpl<typeof DriverAnalytics> {
@@ -134,10 +137,13 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
       const startedAtMicros = parseRequiredTimestamp(request.startTime, "start_time");
       const completedAtMicros = parseRequiredTimestamp(request.completeTime, "complete_time");
       if (completedAtMicros < startedAtMicros) throw invalid("complete_time must not be before start_time");
+      if (completedAtMicros - startedAtMicros > MAX_TRIP_DURATION_MICROS) {
+        throw invalid("a trip lasts at most 24 hours (complete_time - start_time)");
+      }
       if (completedAtMicros > BigInt(Date.now()) * 1000n + MAX_CLOCK_SKEW_MICROS) {
         throw invalid("complete_time is in the future");
       }
-      if (request.distanceMeters < 0n) throw invalid("distance_meters must not be negative");
+      const distanceMeters = parseDistance(request.distanceMeters);
       const fare = parseMoney(request.fare, "fare");
       if (fare === undefined) throw invalid("fare is required");
       const tip = parseMoney(request.tip, "tip") ?? { currencyCode: fare.currencyCode, amountMinor: 0n };
@@ -150,7 +156,7 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
           status: request.status === TripStatus.COMPLETED ? "completed" : "cancelled",
           startedAtMicros,
           completedAtMicros,
-          distanceMeters: request.distanceMeters,
+          distanceMeters,
           currencyCode: fare.currencyCode,
           fareMinor: fare.amountMinor,
           tipMinor: tip.amountMinor,
@@ -166,11 +172,9 @@ export function createDriverAnalyticsService(deps: DriverAnalyticsDeps): Service
       if (!Number.isInteger(request.rating) || request.rating < 1 || request.rating > 5) {
         throw invalid("rating must be from 1 to 5");
       }
-      if ([...request.comment].length > MAX_COMMENT_LENGTH) {
-        throw invalid(`comment must be at most ${MAX_COMMENT_LENGTH} characters`);
-      }
+      const comment = parseComment(request.comment);
       const review = await queries.createReview(
-        { tripId: request.tripId, rating: request.rating, comment: request.comment },
+        { tripId: request.tripId, rating: request.rating, comment },
         { signal: context.signal },
       );
       writeConsistencyToken(context.responseHeader, review.consistencyToken);

@@ -19,6 +19,8 @@ const VERSION_WITH_LSN = 2;
 const PAYLOAD_BYTES = 1 + 8 + 8 + 8 + 8 + 4;
 const LSN_BYTES = 8;
 const MAC_BYTES = 16;
+/** A token is exactly this many base64url characters (no padding). */
+export const PAGE_TOKEN_LENGTH = Math.ceil(((PAYLOAD_BYTES + MAC_BYTES) * 8) / 6);
 
 export interface PageCursor {
   driverId: bigint;
@@ -60,10 +62,15 @@ export class PageTokenCodec {
 
   /** decodePageToken returns the cursor, or throws PageTokenError for anything we did not sign. */
   decodePageToken(token: string): PageCursor {
+    if (token.length !== PAGE_TOKEN_LENGTH) throw new PageTokenError("wrong length");
     if (!/^[A-Za-z0-9_-]+$/.test(token)) throw new PageTokenError("not base64url");
     const bytes = Buffer.from(token, "base64url");
     const payloadBytes = bytes.length - MAC_BYTES;
     if (payloadBytes !== PAYLOAD_BYTES && payloadBytes !== PAYLOAD_BYTES + LSN_BYTES) throw new PageTokenError("wrong length");
+    // Base64url is canonical only when the unused low bits of the last
+    // character are zero; otherwise several strings decode to the same bytes.
+    // Accept exactly the string we issued.
+    if (bytes.toString("base64url") !== token) throw new PageTokenError("not canonical base64url");
     const payload = bytes.subarray(0, payloadBytes);
     if (!timingSafeEqual(bytes.subarray(payloadBytes), this.#mac(payload))) {
       throw new PageTokenError("bad signature");

@@ -13,6 +13,9 @@ export { ServingStatus };
 
 type Listener = () => void;
 
+/** Default most concurrent health Watch streams (HEALTH_MAX_WATCHERS). */
+export const DEFAULT_HEALTH_MAX_WATCHERS = 1_000;
+
 /**
  * HealthMonitor holds the serving status of the server ("") and of each
  * service it serves, and tells watchers about every change. All statuses
@@ -22,10 +25,40 @@ export class HealthMonitor {
   readonly #statuses = new Map<string, ServingStatus>();
   readonly #listeners = new Set<Listener>();
   #shutDown = false;
+  #watchers = 0;
+  /**
+   * Most Watch streams open at once; beyond it Watch answers
+   * RESOURCE_EXHAUSTED. Each holds an HTTP/2 stream (and a connection
+   * through shutdown's grace), so an unbounded number is an open door.
+   */
+  maxWatchers: number;
 
-  constructor(services: readonly string[]) {
+  constructor(services: readonly string[], options: { maxWatchers?: number } = {}) {
     // NOT_SERVING until the first probe has reached the database.
     for (const service of ["", ...services]) this.#statuses.set(service, ServingStatus.NOT_SERVING);
+    this.maxWatchers = options.maxWatchers ?? DEFAULT_HEALTH_MAX_WATCHERS;
+  }
+
+  /** watchers is how many Watch streams are open. */
+  get watchers(): number {
+    return this.#watchers;
+  }
+
+  /** openWatch takes a Watch slot and returns its release, or throws RESOURCE_EXHAUSTED. */
+  openWatch(): () => void {
+    if (this.#watchers >= this.maxWatchers) {
+      throw new ConnectError(
+        `too many health Watch streams (at most ${this.maxWatchers}); use Check, or retry later`,
+        Code.ResourceExhausted,
+      );
+    }
+    this.#watchers++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#watchers--;
+    };
   }
 
   /** status is the service's status, or undefined for a service this server does not know. */
@@ -174,6 +207,7 @@ export function createHealthService(health: HealthMonitor): ServiceImpl<typeof H
     },
 
     async *watch(request, context) {
+      const release = health.openWatch();
       // The spec: an unknown service is reported, not an error, and the
       // stream stays open in case the service appears later.
       const current = () => health.status(request.service) ?? ServingStatus.SERVICE_UNKNOWN;
@@ -204,6 +238,7 @@ export function createHealthService(health: HealthMonitor): ServiceImpl<typeof H
           if (health.isShutDown) return;
         }
       } finally {
+        release();
         unsubscribe();
         context.signal.removeEventListener("abort", onAbort);
       }
