@@ -160,9 +160,9 @@ async function main(): Promise<void> {
     grpcServer: config.grpcServer,
     healthProbe: config.healthProbe,
     connectionLimits: config.connectionLimits,
-    // /metrics and /healthz: on the admin port when there is one, else on
+    // /metrics: on the admin port when there is one, else on
     // the RPC port in demo mode only (in production it faces the callers).
-    opsEndpointsOnRpcPort: demo && config.adminPort === undefined,
+    metricsOnRpcPort: demo && config.adminPort === undefined,
   });
   health.maxWatchers = config.healthMaxWatchers;
   if (replicas !== undefined) registerReplicaMetrics(metrics, replicas);
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     const adminAddress = await admin.listen(config.adminPort, config.adminHost);
     logger.info({ address: `${adminAddress.address}:${adminAddress.port}` }, "admin listening");
   } else if (!demo) {
-    logger.warn("ADMIN_PORT is not set: /metrics and /healthz are not served (gRPC health is, on the RPC port)");
+    logger.warn("ADMIN_PORT is not set: /metrics is not served (health is, on the RPC port: gRPC and /healthz)");
   }
   const address = await listener.listen(config.port, config.host);
   const target = `${address.address}:${address.port}`;

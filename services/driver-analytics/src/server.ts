@@ -53,8 +53,8 @@ export interface ServerDeps {
   sessionMemoryMb?: number;
   /** Connection cap and time limits on the RPC port; DEFAULT_CONNECTION_LIMITS for whatever is absent. */
   connectionLimits?: Partial<ConnectionLimits>;
-  /** Serve GET /metrics and /healthz on the RPC port too; default true (main.ts: demo mode only). */
-  opsEndpointsOnRpcPort?: boolean;
+  /** Serve GET /metrics on the RPC port too (/healthz always is); default true (main.ts: demo mode only). */
+  metricsOnRpcPort?: boolean;
   /** Admission control limits; defaultAdmissionOptions(8) when absent. */
   admission?: AdmissionOptions;
   /** How often and how patiently the health probe asks the database. */
@@ -158,7 +158,7 @@ export function createServer(deps: ServerDeps): DriverAnalyticsServer {
       : undefined;
   const corsHandler = withCors(gate.wrap(handler), deps.corsAllowedOrigins ?? []);
   const httpHandler =
-    (deps.opsEndpointsOnRpcPort ?? true) ? withOpsEndpoints(corsHandler, { metrics: metrics.registry, health }) : corsHandler;
+    withOpsEndpoints(corsHandler, { health, metrics: (deps.metricsOnRpcPort ?? true) ? metrics.registry : undefined });
   const listener = new Listener(
     {
       request: httpHandler,

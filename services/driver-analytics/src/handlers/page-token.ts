@@ -21,6 +21,8 @@ const LSN_BYTES = 8;
 const MAC_BYTES = 16;
 /** A token is exactly this many base64url characters (no padding). */
 export const PAGE_TOKEN_LENGTH = Math.ceil(((PAYLOAD_BYTES + MAC_BYTES) * 8) / 6);
+/** The length of a version-2 token, which also carries the walk's replica floor (an LSN). */
+export const PAGE_TOKEN_WITH_LSN_LENGTH = Math.ceil(((PAYLOAD_BYTES + LSN_BYTES + MAC_BYTES) * 8) / 6);
 
 export interface PageCursor {
   driverId: bigint;
@@ -62,7 +64,9 @@ export class PageTokenCodec {
 
   /** decodePageToken returns the cursor, or throws PageTokenError for anything we did not sign. */
   decodePageToken(token: string): PageCursor {
-    if (token.length !== PAGE_TOKEN_LENGTH) throw new PageTokenError("wrong length");
+    if (token.length !== PAGE_TOKEN_LENGTH && token.length !== PAGE_TOKEN_WITH_LSN_LENGTH) {
+      throw new PageTokenError("wrong length");
+    }
     if (!/^[A-Za-z0-9_-]+$/.test(token)) throw new PageTokenError("not base64url");
     const bytes = Buffer.from(token, "base64url");
     const payloadBytes = bytes.length - MAC_BYTES;

@@ -9,7 +9,8 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
 type Handler = (req: Request, res: Response) => void;
 
 export interface OpsSources {
-  metrics: Registry;
+  /** Absent: /metrics is not served here (it belongs on the admin port). */
+  metrics?: Registry | undefined;
   health: HealthMonitor;
 }
 
@@ -22,7 +23,8 @@ export interface OpsSources {
  */
 export function serveOpsEndpoint(req: Request, res: Response, ops: OpsSources): boolean {
   const path = req.url?.split("?", 1)[0];
-  if (path !== "/metrics" && path !== "/healthz") return false;
+  const registry = ops.metrics;
+  if (path !== "/healthz" && (path !== "/metrics" || registry === undefined)) return false;
   if (req.method !== "GET" && req.method !== "HEAD") {
     send(res, 405, "text/plain; charset=utf-8", "method not allowed\n", { allow: "GET, HEAD" });
     return true;
@@ -32,18 +34,20 @@ export function serveOpsEndpoint(req: Request, res: Response, ops: OpsSources): 
     send(res, serving ? 200 : 503, "text/plain; charset=utf-8", serving ? "SERVING\n" : "NOT_SERVING\n");
     return true;
   }
-  ops.metrics.metrics().then(
-    (text) => send(res, 200, ops.metrics.contentType, text),
+  registry!.metrics().then(
+    (text) => send(res, 200, registry!.contentType, text),
     () => send(res, 500, "text/plain; charset=utf-8", "metrics unavailable\n"),
   );
   return true;
 }
 
 /**
- * withOpsEndpoints serves /metrics and /healthz beside the RPCs, on the same
- * port (HTTP/1.1 or h2c), and hands everything else to the RPC handler.
- * Neither path can collide with an RPC, whose paths are /<package.Service>/<Method>.
- * Demo mode only: in production they belong on the admin port (AdminServer).
+ * withOpsEndpoints serves /healthz (and /metrics, when given a registry)
+ * beside the RPCs, on the same port (HTTP/1.1 or h2c), and hands everything
+ * else to the RPC handler. Neither path can collide with an RPC, whose paths
+ * are /<package.Service>/<Method>. /healthz tells no more than the gRPC
+ * health service on the same port, and balancers (HAProxy) check it there;
+ * /metrics is on the RPC port in demo mode only, else on the admin port.
  */
 export function withOpsEndpoints(handler: Handler, ops: OpsSources): Handler {
   return (req, res) => {

@@ -156,7 +156,7 @@ describe("WORKERS=2: a process group on one port", () => {
         seen.push(...response.trips.map((t) => t.tripId));
         pageToken = response.nextPageToken;
       }
-      expect((await call().getStats({ driverId: 1n })).stats?.totalTrips).toBe(300n);
+      expect((await call().getStats({ driverId: 1n })).stats?.totalTrips).toBe(600n); // main.ts DEMO_DATASET.tripsPerDriver
       expect(new Set(seen).size).toBe(120); // six pages, from alternating workers, no repeats
       const served = demo.logs.filter((l) => l.msg === "listening").map((l) => l.worker);
       expect(served.sort()).toEqual([1, 2]);

@@ -112,9 +112,10 @@ describe("graceful shutdown of the real server", () => {
       // Connections first, so every call below is on an accepted connection.
       await Promise.all([grpcJs.call(DriverAnalytics.method.getStats, request), ...clients.map((c) => c.getStats(request))]);
 
-      // Production (DATABASE_URL) with ADMIN_PORT: /metrics and /healthz there, not on the RPC port.
+      // Production (DATABASE_URL) with ADMIN_PORT: /metrics there, not on the RPC port;
+      // /healthz on both (balancers check the RPC port; it says what gRPC health says).
       expect((await fetch(`${baseUrl}/metrics`)).status).toBe(404);
-      expect((await fetch(`${baseUrl}/healthz`)).status).toBe(404);
+      expect((await fetch(`${baseUrl}/healthz`)).status).toBe(200);
       const adminMetrics = await fetch(`${adminUrl}/metrics`);
       expect(adminMetrics.status).toBe(200);
       expect(await adminMetrics.text()).toMatch(/^grpc_server_handled_total\{/m);

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { findFreePort } from "@driver-analytics/db";
 import { TEST_AUDIENCE, TEST_AUTH_SECRET, TEST_ISSUER } from "./test-auth.js";
 
 export const SERVER_MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
@@ -16,13 +17,15 @@ export interface ServerChild {
   logs: Record<string, unknown>[];
   /** Every stdout line that is not a JSON log line (the demo banner). */
   text: string[];
-  /** GET /metrics straight from this server (not through a balancer). */
+  /** GET /metrics straight from this server's admin port (not through a balancer). */
   metrics(): Promise<string>;
 }
 
 /** startServerChild starts main.js with the test auth secret and resolves once it listens (every worker, with WORKERS). */
 export async function startServerChild(env: Record<string, string>): Promise<ServerChild> {
   if (!existsSync(SERVER_MAIN)) throw new Error(`${SERVER_MAIN} is missing: build the server first`);
+  // /metrics is served on the admin port (production serves it nowhere else).
+  const adminPort = env.ADMIN_PORT ?? String(await findFreePort());
   const child = spawn(process.execPath, [SERVER_MAIN], {
     env: {
       ...process.env,
@@ -34,6 +37,9 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
       AUTH_ISSUER: TEST_ISSUER,
       AUTH_AUDIENCE: TEST_AUDIENCE,
       PAGE_TOKEN_SECRET: "a-page-token-secret-for-the-scale-out-tests",
+      // Long enough for a client or balancer to see NOT_SERVING before the port closes.
+      SHUTDOWN_DRAIN_DELAY_MS: "1000",
+      ADMIN_PORT: adminPort,
       ...env,
     },
     stdio: ["ignore", "pipe", "inherit"],
@@ -69,7 +75,7 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
     logs,
     text,
     async metrics() {
-      const response = await fetch(`http://${address}/metrics`);
+      const response = await fetch(`http://127.0.0.1:${adminPort}/metrics`);
       if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
       return response.text();
     },

@@ -69,12 +69,13 @@ describe("AdmissionController", () => {
     expect(controller.stats().inFlight).toBe(0);
   });
 
-  it("before any call has finished, queues only as many as the limit (cold start)", () => {
+  it("before any call has finished, queues as if calls took 50 ms (cold start)", () => {
     const { acquire } = harness();
     acquire();
     acquire();
-    expect([acquire(), acquire()].map((o) => o.refused)).toEqual([undefined, undefined]);
-    expect(acquire().refused).toBe("deadline");
+    // Two slots: position n waits ~25n ms. A 200 ms deadline allows 80 ms: three fit, the fourth does not.
+    expect([acquire(200), acquire(200), acquire(200)].map((o) => o.refused)).toEqual([undefined, undefined, undefined]);
+    expect(acquire(200).refused).toBe("deadline");
   });
 
   it("refuses on arrival a call the queue cannot serve within its deadline's share, queues one it can", () => {

@@ -65,6 +65,7 @@ const DEADLINE_SHARE_TO_WAIT = 0.5;
 // Weight of the newest call in the latency average.
 const LATENCY_EWMA_WEIGHT = 0.1;
 const SWEEP_INTERVAL_MS = 25;
+const COLD_LATENCY_MS = 50;
 // The queue's drain rate is also measured directly, over windows in which
 // calls waited the whole time (so it is capacity, not demand). The median of
 // the last few seconds' windows is trusted over the latency average, which
@@ -215,11 +216,12 @@ export class AdmissionController {
   }
 
   // The expected wait of the call at `position` in the queue. Before any
-  // call has finished nothing is known: only a queue as long as the limit is
-  // allowed, a conservative start for a cold process.
+  // call has finished nothing is known: a cold process assumes its calls
+  // take COLD_LATENCY_MS, pessimistic for this service (a warm call takes
+  // 1-10 ms), so it queues modestly rather than refusing its first callers.
   #expectedWaitMs(position: number): number {
     const limit = this.#limit.limit;
-    if (this.#latencyMs === 0) return position <= limit ? 0 : Infinity;
+    if (this.#latencyMs === 0) return (position * COLD_LATENCY_MS) / limit;
     const now = this.#clock();
     while (this.#saturatedRates.length > 0 && now - this.#saturatedRates[0]!.at > RATE_MEMORY_MS) this.#saturatedRates.shift();
     const rates = this.#saturatedRates.map((r) => r.perMs).sort((a, b) => a - b);
@@ -332,6 +334,6 @@ export function defaultAdmissionOptions(poolSize: number): AdmissionOptions {
     maxConcurrency: poolSize * 8,
     maxQueue: poolSize * 4_000,
     maxQueueWaitMs: 10_000,
-    maxEventLoopDelayMs: 200,
+    maxEventLoopDelayMs: 500,
   };
 }
