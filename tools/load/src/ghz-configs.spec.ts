@@ -1,5 +1,5 @@
 // The shipped ghz configs must load here too, and their data must fit the contract.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseCli } from "./cli-args.js";

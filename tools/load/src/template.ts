@@ -201,7 +201,7 @@ export function parseDataText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (first) {
-    if (!text.includes("{{")) throw new Error(`--data is not valid JSON: ${(first as Error).message}`);
+    if (!text.includes("{{")) throw new Error(`--data is not valid JSON: ${(first as Error).message}`, { cause: first });
   }
   let out = "";
   let inString = false;
@@ -226,7 +226,7 @@ export function parseDataText(text: string): unknown {
   try {
     return JSON.parse(out);
   } catch (e) {
-    throw new Error(`--data is not valid JSON even with templates in place: ${(e as Error).message}`);
+    throw new Error(`--data is not valid JSON even with templates in place: ${(e as Error).message}`, { cause: e });
   }
 }
 

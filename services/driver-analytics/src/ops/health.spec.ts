@@ -43,9 +43,8 @@ describe("health Watch streams", () => {
     expect(t.server.health.watchers).toBe(3);
 
     for (const client of [grpcHealth, webHealth]) {
-      const refused = await client
-        .watch({ service: "" })
-        [Symbol.asyncIterator]()
+      const stream = client.watch({ service: "" });
+      const refused = await stream[Symbol.asyncIterator]()
         .next()
         .then(
           () => undefined,

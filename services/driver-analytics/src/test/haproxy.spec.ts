@@ -89,7 +89,7 @@ describe.skipIf(haproxyMissing)("two server processes behind HAProxy", () => {
   afterAll(async () => {
     haproxy?.kill("SIGTERM");
     for (const backend of backends) backend?.process.kill("SIGKILL");
-    await Promise.all(backends.map((b) => b?.exited));
+    await Promise.all(backends.flatMap((b) => (b === undefined ? [] : [b.exited])));
     await testDb?.drop();
   });
 

@@ -12,7 +12,7 @@
 // Skipped, saying why, where PostgreSQL server binaries are missing (CI installs postgresql-15).
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { withConnection } from "@driver-analytics/db";
 import { insertFixtures } from "@driver-analytics/db/testing";
