@@ -1,5 +1,5 @@
 import type http from "node:http";
-import type http2 from "node:http2";
+import http2 from "node:http2";
 import { RETRY_PUSHBACK_MS } from "../core/error-mapping.js";
 import type { AdmissionController } from "../ops/admission/admission-controller.js";
 
@@ -9,6 +9,7 @@ type Handler = NodeHandlerFn;
 type Request = Parameters<Handler>[0];
 
 const REFUSAL_MESSAGE = "server is at capacity, retry later";
+const FINISHED_STREAM_LINGER_MS = 1_000;
 const GRPC_UNAVAILABLE = "14";
 // Connect's unary error body for Code.Unavailable, and the HTTP status it maps to.
 const CONNECT_REFUSAL_BODY = JSON.stringify({ code: "unavailable", message: REFUSAL_MESSAGE });
@@ -46,6 +47,15 @@ export class AdmissionGate {
         settled = true;
         if (stream.closed) return release();
         stream.once("close", release);
+        // The response is complete but the client may still be sending (a
+        // request too large to read is refused before it is read): HTTP/2
+        // lets the server then reset the stream with NO_ERROR (RFC 9113
+        // §8.1), which frees its slot. A moment later, so trailers go first.
+        stream.once("finish", () => {
+          setTimeout(() => {
+            if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+          }, FINISHED_STREAM_LINGER_MS).unref();
+        });
         proceed();
       },
       refuse: () => {

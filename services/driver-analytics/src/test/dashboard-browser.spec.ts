@@ -185,7 +185,7 @@ interface PeriodsModule {
     nowMs: number,
   ): { window?: { startMs: number; endMs: number }; chart: { startDay: string; endDay: string; granularity: "day" | "week" } };
 }
-const PERIODS_MODULE = new URL("../../../packages/dashboard/src/periods.ts", import.meta.url).href;
+const PERIODS_MODULE = new URL("../../../../packages/dashboard/src/periods.ts", import.meta.url).href;
 const loadPeriods = async () => (await import(PERIODS_MODULE)) as PeriodsModule;
 
 const MS = 1000n; // microseconds per millisecond

@@ -682,6 +682,6 @@ describe("fuzzing every RPC, typed and raw", () => {
     }
     // Still alive and well.
     // A slot comes back when the server's stream closes, just after the client has its answer.
-    await expect.poll(() => t.server.admission.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+    await expect.poll(() => t.server.admission.stats(), { timeout: 5_000 }).toMatchObject({ inFlight: 0, queued: 0 });
   }, Math.max(120_000, RUNS * 30));
 });

@@ -2,6 +2,7 @@
 import os from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../config.js";
+import { defaultAdmissionOptions } from "../ops/admission/admission-controller.js";
 
 const BASE = { DATABASE_URL: "postgresql://u@db/x", AUTH_HS256_SECRET: "s".repeat(32) };
 
@@ -11,7 +12,7 @@ describe("scale-out configuration", () => {
     expect([one.workers, one.poolSize, one.poolSizeTotal]).toEqual([1, 8, 8]);
     const two = loadConfig({ ...BASE, DB_POOL_SIZE: "8", WORKERS: "2" });
     expect([two.workers, two.poolSize, two.poolSizeTotal]).toEqual([2, 4, 8]);
-    expect(two.admission.maxConcurrency).toBe(8);
+    expect(two.admission).toEqual(defaultAdmissionOptions(4));
     expect(loadConfig({ ...BASE, DB_POOL_SIZE: "3", WORKERS: "2" }).poolSize).toBe(1);
     expect(loadConfig({ ...BASE, DB_POOL_SIZE: "1", WORKERS: "4" }).poolSize).toBe(1); // at least one each
     expect(loadConfig({ ...BASE, WORKERS: "auto" }).workers).toBe(os.availableParallelism());
