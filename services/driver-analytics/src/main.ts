@@ -17,6 +17,7 @@ import { bundledDashboardDir, mintDemoTokens, type DemoTokens } from "./auth/dem
 import { AdminServer } from "./http/ops-endpoints.js";
 import { createServer } from "./server.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
+import { startTracingFromEnv, tracingWarnings } from "./ops/tracing.js";
 
 // A demo small enough to seed in about a second, large enough to page through.
 const DEMO_DATASET = { drivers: 20, tripsPerDriver: 300, reviewRatio: 0.8, cancelledRatio: 0.04, seed: 1 };
@@ -24,6 +25,10 @@ const DEMO_DATASET = { drivers: 20, tripsPerDriver: 300, reviewRatio: 0.8, cance
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel, base: { service: "driver-analytics" } });
+  // Tracing (OpenTelemetry): only when OTEL_EXPORTER_OTLP_ENDPOINT & co. ask for it; before the server exists.
+  const tracing = startTracingFromEnv();
+  if (tracing !== undefined) logger.info("tracing on: exporting spans with OTLP (OTEL_* variables)");
+  for (const warning of tracing === undefined ? [] : tracingWarnings()) logger.warn(warning);
 
   let embedded: EmbeddedPostgresHandle | undefined;
   let databaseUrl = config.databaseUrl;
@@ -123,6 +128,7 @@ async function main(): Promise<void> {
     }
     logger.info({ signal, graceMs }, "shutting down: draining in-flight calls");
     await drainServer(graceMs);
+    await tracing?.shutdown(); // flushes the last calls' spans
     await admin?.close();
     await db.close();
     await embedded?.stop();
