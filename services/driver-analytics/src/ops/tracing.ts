@@ -29,8 +29,9 @@ export function tracingRequested(env: Env = process.env): boolean {
   const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase();
   if (disabled === "true") return false;
   if (env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === "none") return false;
-  const endpoint = (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "").trim();
-  return endpoint !== "" || disabled === "false";
+  // Empty means unset, as the SDK reads it.
+  const endpoint = [env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, env.OTEL_EXPORTER_OTLP_ENDPOINT].some((v) => (v?.trim() ?? "") !== "");
+  return endpoint || disabled === "false";
 }
 
 export interface TracingOptions {

@@ -116,6 +116,7 @@ describe("tracingRequested: off unless the environment asks", () => {
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "" }, false],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }, true],
     [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://collector:4318/v1/traces" }, true],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "", OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }, true],
     [{ OTEL_SDK_DISABLED: "false" }, true],
     [{ OTEL_SDK_DISABLED: "true", OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }, false],
     [{ OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }, false],
