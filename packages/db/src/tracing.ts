@@ -1,8 +1,9 @@
 // Spans for the database work of a call: the wait for a pool connection and
 // each SQL statement. Only @opentelemetry/api: with no SDK registered (the
-// default) every call below is a no-op that allocates one non-recording span.
-// With one registered, the spans are children of whatever span is active,
-// i.e. the RPC's server span when the handler runs in its context.
+// default) nothing is recorded. Spans are made only inside a traced call (a
+// span is active: the RPC's server span, as the handler runs in its
+// context), as children of it; work outside any call (the health probe's
+// SELECT 1 every second, migrations, seeding) makes no root spans of its own.
 import { SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
 
 const tracer = trace.getTracer("@driver-analytics/db");
@@ -13,6 +14,7 @@ const DB_SYSTEM = "postgresql";
 
 /** tracePoolWait runs acquire inside a "pg.pool.wait" span. */
 export async function tracePoolWait<T>(acquire: () => Promise<T>, waiting: () => number): Promise<T> {
+  if (trace.getActiveSpan() === undefined) return acquire();
   const span = tracer.startSpan(POOL_WAIT_SPAN, { kind: SpanKind.INTERNAL });
   // Queries already waiting when this one joined the queue.
   if (span.isRecording()) span.setAttributes({ "db.system": DB_SYSTEM, "db.client.connections.waiting": waiting() });
@@ -35,6 +37,7 @@ export async function traceStatement<T extends { rowCount: number | null }>(
   text: string,
   run: () => Promise<T>,
 ): Promise<T> {
+  if (trace.getActiveSpan() === undefined) return run();
   const operation = operationOf(text);
   const span = tracer.startSpan(operation, { kind: SpanKind.CLIENT });
   if (span.isRecording()) {

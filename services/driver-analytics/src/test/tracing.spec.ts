@@ -281,6 +281,13 @@ describe.each(GRPC_SERVER_KINDS)("tracing on, gRPC on %s", (grpcServer) => {
     expect(server.parentSpanContext).toBeUndefined();
     expect(childrenOf(server).map((s) => s.name)).toEqual(["pg.pool.wait", "SELECT"]);
   });
+
+  it("database work outside a call (the health probe's SELECT 1 every second) makes no root spans", async () => {
+    // The probe has run every second during the tests above; and one query here, outside any call.
+    await t.db.query("SELECT 1 AS one", []);
+    const orphans = exporter.getFinishedSpans().filter((s) => s.kind !== SpanKind.SERVER && s.parentSpanContext === undefined);
+    expect(orphans.map((s) => s.name)).toEqual([]);
+  });
 });
 
 // The SDK anchors each span's start at Date.now() (1 ms resolution) and
