@@ -8,10 +8,10 @@
 // read the standard OTEL_* variables themselves (OTEL_TRACES_SAMPLER[_ARG],
 // OTEL_BSP_*, OTEL_SPAN_*_LIMIT, OTEL_EXPORTER_OTLP_[TRACES_]{ENDPOINT,
 // HEADERS,TIMEOUT,COMPRESSION}, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES).
-import { context, propagation, trace } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
+//
+// The SDK's modules are imported only when tracing starts: off, they are not
+// even loaded.
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-node";
 
 export const DEFAULT_SERVICE_NAME = "driver-analytics";
 
@@ -53,14 +53,20 @@ export interface Tracing {
  * startTracing registers the OpenTelemetry SDK globally; call it before the
  * server is created. service.name is OTEL_SERVICE_NAME, else "driver-analytics".
  */
-export function startTracing(options: TracingOptions = {}): Tracing {
+export async function startTracing(options: TracingOptions = {}): Promise<Tracing> {
+  const [{ context, propagation, trace }, { defaultResource, detectResources, envDetector, resourceFromAttributes }, sdk] =
+    await Promise.all([import("@opentelemetry/api"), import("@opentelemetry/resources"), import("@opentelemetry/sdk-trace-node")]);
+  const { BatchSpanProcessor, NodeTracerProvider } = sdk;
+  const spanProcessors = options.spanProcessors ?? [
+    new BatchSpanProcessor(new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter()),
+  ];
   const resource = defaultResource()
     .merge(resourceFromAttributes({ "service.name": DEFAULT_SERVICE_NAME }))
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the defaults.
     .merge(detectResources({ detectors: [envDetector] }));
   const provider = new NodeTracerProvider({
     resource,
-    spanProcessors: options.spanProcessors ?? [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors,
   });
   provider.register();
   return {
@@ -101,6 +107,6 @@ export function tracingWarnings(env: Env = process.env): string[] {
 }
 
 /** startTracingFromEnv starts tracing if the environment asks for it (tracingRequested), else returns undefined. */
-export function startTracingFromEnv(env: Env = process.env): Tracing | undefined {
+export async function startTracingFromEnv(env: Env = process.env): Promise<Tracing | undefined> {
   return tracingRequested(env) ? startTracing() : undefined;
 }

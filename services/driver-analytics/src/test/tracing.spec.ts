@@ -154,7 +154,7 @@ describe.each(GRPC_SERVER_KINDS)("tracing on, gRPC on %s", (grpcServer) => {
   const logs = logCapture();
 
   beforeAll(async () => {
-    tracing ??= startTracing({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    tracing ??= await startTracing({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     // statement_timeout 1 s: PostgreSQL ends the statement of the DEADLINE_EXCEEDED case below.
     t = await startTestServer({ grpcServer, logger: logs.logger, statementTimeoutMs: 1_000 });
     await insertFixtures(t.testDb.connectionString, {
