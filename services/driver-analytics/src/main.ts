@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel, base: { service: "driver-analytics" } });
   // Tracing (OpenTelemetry): only when OTEL_EXPORTER_OTLP_ENDPOINT & co. ask for it; before the server exists.
-  const tracing = await startTracingFromEnv();
+  const tracing = await startTracingFromEnv(logger);
   if (tracing !== undefined) logger.info("tracing on: exporting spans with OTLP (OTEL_* variables)");
   for (const warning of tracing === undefined ? [] : tracingWarnings()) logger.warn(warning);
 

@@ -12,6 +12,7 @@
 // The SDK's modules are imported only when tracing starts: off, they are not
 // even loaded.
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-node";
+import type { Logger } from "pino";
 
 export const DEFAULT_SERVICE_NAME = "driver-analytics";
 
@@ -37,6 +38,8 @@ export function tracingRequested(env: Env = process.env): boolean {
 export interface TracingOptions {
   /** Where finished spans go; default: a BatchSpanProcessor over the OTLP HTTP/protobuf exporter. */
   spanProcessors?: SpanProcessor[];
+  /** Where the SDK's own warnings and errors go (a failed export, say); silent when absent. */
+  logger?: Logger;
 }
 
 export interface Tracing {
@@ -54,9 +57,16 @@ export interface Tracing {
  * server is created. service.name is OTEL_SERVICE_NAME, else "driver-analytics".
  */
 export async function startTracing(options: TracingOptions = {}): Promise<Tracing> {
-  const [{ context, propagation, trace }, { defaultResource, detectResources, envDetector, resourceFromAttributes }, sdk] =
+  const [{ context, diag, DiagLogLevel, propagation, trace }, { defaultResource, detectResources, envDetector, resourceFromAttributes }, sdk] =
     await Promise.all([import("@opentelemetry/api"), import("@opentelemetry/resources"), import("@opentelemetry/sdk-trace-node")]);
   const { BatchSpanProcessor, NodeTracerProvider } = sdk;
+  const { logger } = options;
+  if (logger !== undefined) {
+    const log = (level: "warn" | "error") => (message: string, ...args: unknown[]) =>
+      logger[level]({ otel: args.map((a) => (a instanceof Error ? a.message : String(a))) }, `tracing: ${message}`);
+    const quiet = () => undefined;
+    diag.setLogger({ error: log("error"), warn: log("warn"), info: quiet, debug: quiet, verbose: quiet }, DiagLogLevel.WARN);
+  }
   const spanProcessors = options.spanProcessors ?? [
     new BatchSpanProcessor(new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter()),
   ];
@@ -83,6 +93,7 @@ export async function startTracing(options: TracingOptions = {}): Promise<Tracin
         trace.disable();
         context.disable();
         propagation.disable();
+        diag.disable();
       }
     },
   };
@@ -107,6 +118,6 @@ export function tracingWarnings(env: Env = process.env): string[] {
 }
 
 /** startTracingFromEnv starts tracing if the environment asks for it (tracingRequested), else returns undefined. */
-export async function startTracingFromEnv(env: Env = process.env): Promise<Tracing | undefined> {
-  return tracingRequested(env) ? startTracing() : undefined;
+export async function startTracingFromEnv(logger: Logger, env: Env = process.env): Promise<Tracing | undefined> {
+  return tracingRequested(env) ? startTracing({ logger }) : undefined;
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { createTestDatabase, insertFixtures, type TestDatabase } from "@driver-analytics/db/testing";
 import { DriverAnalytics, GetStatsRequestSchema } from "@driver-analytics/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createGrpcJsClient } from "../testing/harness.js";
 import { serviceToken, TEST_AUDIENCE, TEST_AUTH_SECRET, TEST_ISSUER } from "../testing/test-auth.js";
 
@@ -120,6 +120,23 @@ describe("tracing in the server process", () => {
     for (const text of ["driveranalytics.v1.DriverAnalytics/GetStats", "pg.pool.wait", "SELECT", "driver-analytics-under-test"]) {
       expect(sent!.body.includes(Buffer.from(text))).toBe(true);
     }
+  });
+
+  it("an unreachable collector: the export failure is logged, the calls are served", async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const { child, address, logs, exited } = await startChild({
+      DATABASE_URL: testDb.connectionString,
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      OTEL_BSP_SCHEDULE_DELAY: "50",
+    });
+    await getStats(address, `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`);
+    // The exporter retries with backoff (about 8 s) before it reports the failure.
+    await vi.waitFor(() => expect(logs.some((l) => /^tracing: .*ECONNREFUSED/.test(String(l.msg)))).toBe(true), { timeout: 20_000 });
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
   });
 
   it("OTEL_SDK_DISABLED=true wins over the endpoint: tracing off, nothing exported", async () => {
