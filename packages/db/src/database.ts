@@ -9,6 +9,7 @@ import {
   isUnavailable,
 } from "./errors.js";
 import { parseTimestamptzMicros } from "./time.js";
+import { tracePoolWait, traceStatement } from "./tracing.js";
 
 /** DatabaseConfig: how to reach PostgreSQL and how much of it to use. */
 export interface DatabaseConfig {
@@ -150,7 +151,7 @@ export class Database {
     if (this.#pool.waitingCount >= this.#maxWaiting) {
       throw new PoolExhaustedError("queue-full");
     }
-    const client = await this.acquire(signal);
+    const client = await tracePoolWait(() => this.acquire(signal), () => this.#pool.waitingCount);
     let broken: Error | undefined;
     // pg-pool listens for errors on idle clients only: a checked-out client
     // that PostgreSQL drops between statements (a restart: FATAL 57P01)
@@ -234,7 +235,7 @@ async function runCancellable<Row extends object>(
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const result = await client.query<Row>(text, values as unknown[]);
+    const result = await traceStatement(text, () => client.query<Row>(text, values as unknown[]));
     return result.rows;
   } catch (error) {
     if (aborted) throw new QueryAbortedError({ cause: error });

@@ -23,6 +23,7 @@ import { createTokenVerifier } from "./auth/token-verifier.js";
 import { runClusterPrimary } from "./cluster/primary.js";
 import { exposeClusterMetrics } from "./cluster/worker.js";
 import { registerReplicaMetrics } from "./replicas/metrics.js";
+import { startTracingFromEnv, tracingWarnings } from "./ops/tracing.js";
 
 // A demo small enough to seed in about a second, large enough to page through.
 // Demo data ends now (when it is seeded) and spans the last 4 months: every
@@ -47,6 +48,11 @@ async function main(): Promise<void> {
     if (config.pageTokenSecret === undefined) process.env.PAGE_TOKEN_SECRET = randomBytes(32).toString("hex");
     config = loadConfig();
   }
+  // Tracing (OpenTelemetry): only when OTEL_EXPORTER_OTLP_ENDPOINT & co. ask for it, in every
+  // process that serves (each worker; not the primary), before its server exists.
+  const tracing = clusterPrimary ? undefined : await startTracingFromEnv(logger);
+  if (tracing !== undefined) logger.info("tracing on: exporting spans with OTLP (OTEL_* variables)");
+  for (const warning of tracing === undefined ? [] : tracingWarnings()) logger.warn(warning);
 
   let embedded: EmbeddedPostgresHandle | undefined;
   let databaseUrl = config.databaseUrl;
@@ -211,6 +217,7 @@ async function main(): Promise<void> {
     }
     logger.info({ signal, graceMs }, "shutting down: draining in-flight calls");
     await drainServer(graceMs);
+    await tracing?.shutdown(); // flushes the last calls' spans
     await admin?.close();
     replicas?.stop();
     await Promise.all(replicas?.replicaDatabases().map((replica) => replica.close()) ?? []);

@@ -21,7 +21,8 @@ export function connectRules(
     methods.get(`${service}/${method}`) ?? { key: `${service}/${method}`, service, name: method, kind: "unary" };
 
   const requestGate = async (context: HandlerContext) => {
-    const call = pipeline.begin(refOf(context.service.typeName, context.method.name), context.requestHeader, context.signal);
+    const ref = refOf(context.service.typeName, context.method.name);
+    const call = pipeline.begin(ref, context.requestHeader, context.signal, context.protocolName);
     context.values.set(callKey, call);
     try {
       await pipeline.authenticate(call);
@@ -35,7 +36,7 @@ export function connectRules(
     if (call === undefined) throw new Error("connectRules: the request gate did not run");
     try {
       pipeline.authorize(call, request.stream ? undefined : request.message);
-      const response = await next(request);
+      const response = await pipeline.run(call, () => next(request));
       // On failure the id travels with the error's metadata instead.
       response.header.set(REQUEST_ID_HEADER, call.requestId);
       if (!response.stream) {
@@ -51,10 +52,23 @@ export function connectRules(
 }
 
 async function* endWhenDone<T>(pipeline: CallPipeline, call: CallContext, messages: AsyncIterable<T>): AsyncIterable<T> {
+  // Each step of a streamed response runs in the call's trace context too
+  // (what `yield* messages` did, plus pipeline.run around each next()).
+  const iterator = messages[Symbol.asyncIterator]();
+  let finished = false;
   try {
-    yield* messages;
+    for (;;) {
+      const step = await pipeline.run(call, () => iterator.next());
+      if (step.done === true) break;
+      yield step.value;
+    }
+    finished = true;
   } catch (error) {
+    finished = true;
     throw pipeline.fail(call, error);
+  } finally {
+    // The consumer stopped early (the stream was cancelled): close the source, as yield* does.
+    if (!finished) await iterator.return?.();
   }
   pipeline.succeed(call);
 }

@@ -1,8 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { context as otelContext, type Context, type Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { ACCESS_POLICY, checkAccess, type AccessRule } from "../auth/access-policy.js";
 import type { Principal } from "../auth/principal.js";
 import { InvalidTokenError, type TokenVerifier } from "../auth/token-verifier.js";
+import { endCallSpan, startCallSpan, traceLogFields } from "./call-tracing.js";
 import { toConnectError } from "./error-mapping.js";
 import { requestIdOf } from "./request-id.js";
 
@@ -29,6 +31,9 @@ export interface CallContext {
   /** performance.now() when the call reached the pipeline. */
   readonly startedAt: number;
   principal: Principal | undefined;
+  /** The call's SERVER span (a no-op one when tracing is off) and the context that holds it. */
+  readonly span: Span;
+  readonly traceContext: Context;
 }
 
 /** CallMetrics counts and times calls; ops/metrics.ts implements it over prom-client. */
@@ -57,7 +62,10 @@ export interface CallPipelineDeps {
  * and finally succeed or fail.
  */
 export interface CallPipeline {
-  begin(method: MethodRef, requestHeader: Headers, signal: AbortSignal): CallContext;
+  /** protocol: "grpc", "grpc-web" or "connect", for the call's span. */
+  begin(method: MethodRef, requestHeader: Headers, signal: AbortSignal, protocol?: string): CallContext;
+  /** run calls fn in the call's trace context, so the spans fn starts (the database's) are the call span's children. */
+  run<T>(call: CallContext, fn: () => T): T;
   /** authenticate verifies the bearer token unless the method is public; throws UNAUTHENTICATED. */
   authenticate(call: CallContext): Promise<void>;
   /** authorize applies the access policy to the caller and the request message; throws PERMISSION_DENIED. */
@@ -72,9 +80,12 @@ export function createCallPipeline(deps: CallPipelineDeps): CallPipeline {
   const policy = deps.policy ?? ACCESS_POLICY;
   const unauthenticated = (message: string) => new ConnectError(message, Code.Unauthenticated);
   return {
-    begin(method, requestHeader, signal) {
+    begin(method, requestHeader, signal, protocol) {
       metrics.started(method);
+      const { span, context: traceContext } = startCallSpan(method, requestHeader, protocol);
       return {
+        span,
+        traceContext,
         method,
         requestHeader,
         signal,
@@ -82,6 +93,10 @@ export function createCallPipeline(deps: CallPipelineDeps): CallPipeline {
         startedAt: performance.now(),
         principal: undefined,
       };
+    },
+
+    run(call, fn) {
+      return otelContext.with(call.traceContext, fn);
     },
 
     async authenticate(call) {
@@ -109,6 +124,7 @@ export function createCallPipeline(deps: CallPipelineDeps): CallPipeline {
 
     succeed(call) {
       metrics.finished(call.method, undefined, (performance.now() - call.startedAt) / 1000);
+      endCallSpan(call.span, undefined);
     },
 
     fail(call, error) {
@@ -117,11 +133,13 @@ export function createCallPipeline(deps: CallPipelineDeps): CallPipeline {
       connectError.metadata.set("x-request-id", call.requestId);
       const durationMs = performance.now() - call.startedAt;
       metrics.finished(call.method, connectError.code, durationMs / 1000);
+      endCallSpan(call.span, connectError.code, connectError.rawMessage, error);
       const fields = {
         requestId: call.requestId,
         method: call.method.key,
         code: Code[connectError.code],
         durationMs: Math.round(durationMs * 10) / 10,
+        ...traceLogFields(call.span),
       };
       if (connectError.code === Code.Internal) logger.error({ ...fields, err: error }, "call failed");
       else logger.warn({ ...fields, reason: connectError.rawMessage }, "call failed");

@@ -102,7 +102,7 @@ function grpcHandler(pipeline: CallPipeline, ref: MethodRef, method: DescMethod,
     case "unary":
       return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
-        void (async () => {
+        void pipeline.run(ctx, async () => {
           try {
             await pipeline.authenticate(ctx);
             const request = decoded(call.request);
@@ -116,12 +116,12 @@ function grpcHandler(pipeline: CallPipeline, ref: MethodRef, method: DescMethod,
           } finally {
             dispose();
           }
-        })();
+        });
       };
     case "server_streaming":
       return (call: grpc.ServerWritableStream<unknown, unknown>) => {
         const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
-        void (async () => {
+        void pipeline.run(ctx, async () => {
           try {
             await pipeline.authenticate(ctx);
             const request = decoded(call.request);
@@ -137,12 +137,12 @@ function grpcHandler(pipeline: CallPipeline, ref: MethodRef, method: DescMethod,
           } finally {
             dispose();
           }
-        })();
+        });
       };
     default:
       return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
         const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
-        void (async () => {
+        void pipeline.run(ctx, async () => {
           try {
             await pipeline.authenticate(ctx);
             pipeline.authorize(ctx, undefined);
@@ -163,7 +163,7 @@ function grpcHandler(pipeline: CallPipeline, ref: MethodRef, method: DescMethod,
           } finally {
             dispose();
           }
-        })();
+        });
       };
   }
 }
@@ -189,7 +189,7 @@ function begin(pipeline: CallPipeline, ref: MethodRef, method: DescMethod, call:
   const events = call as unknown as NodeJS.EventEmitter;
   events.once("cancelled", onCancelled);
   const requestHeader = headersOf(call.metadata);
-  const ctx: CallContext = pipeline.begin(ref, requestHeader, controller.signal);
+  const ctx: CallContext = pipeline.begin(ref, requestHeader, controller.signal, "grpc");
   const responseHeader = new Headers({ [REQUEST_ID_HEADER]: ctx.requestId });
   const context = {
     service: method.parent,

@@ -8,7 +8,7 @@ import { Database } from "@driver-analytics/db";
 import { createTestDatabase, type TestDatabase } from "@driver-analytics/db/testing";
 import { DriverAnalytics } from "@driver-analytics/proto";
 import * as grpc from "@grpc/grpc-js";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import type { Strategy } from "../handlers/analytics-queries.js";
 import type { AdmissionOptions } from "../ops/admission/admission-controller.js";
 import type { DatabaseProbeOptions } from "../ops/health.js";
@@ -49,6 +49,8 @@ export interface TestServerOptions {
   corsAllowedOrigins?: readonly string[];
   grpcServer?: GrpcServerKind;
   connectionLimits?: Partial<ConnectionLimits>;
+  /** The server's logger; silent when absent. */
+  logger?: Logger;
 }
 
 /** startTestServer starts the real server on 127.0.0.1:0 over a fresh migrated database. */
@@ -64,7 +66,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   });
   const server = createServer({
     db,
-    logger: pino({ level: "silent" }),
+    logger: options.logger ?? pino({ level: "silent" }),
     auth: testVerifier(),
     strategy: options.strategy ?? "rollup",
     processMetrics: false,
