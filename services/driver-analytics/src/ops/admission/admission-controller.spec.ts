@@ -127,20 +127,28 @@ describe("AdmissionController", () => {
     expect(shed).toEqual(["event-loop"]);
   });
 
-  it("serves the newest waiter first once the oldest is far behind its estimate (adaptive LIFO)", () => {
+  it("serves the newest waiter first once the oldest has used most of its patience (adaptive LIFO)", () => {
     const { clock, acquire } = harness({ maxConcurrency: 1, initialConcurrency: 1 });
     for (let i = 0; i < 6; i++) {
       const one = acquire();
       clock.advance(10);
       one.release!();
     }
-    const running = acquire();
-    const old = acquire(); // expected within ~10 ms
-    clock.advance(100); // the running call hangs: capacity dropped
-    const fresh = acquire();
+    // FIFO while the oldest is within its patience (1 s deadline: it gives up at ~490 ms).
+    let running = acquire();
+    const first = acquire(1_000);
+    const second = acquire(1_000);
+    clock.advance(100);
+    running.release!();
+    expect(first.release).toBeDefined();
+    expect(second.release).toBeUndefined();
+    // The running call hangs: capacity dropped. Past 90% of the oldest's patience, the newest goes first.
+    running = first;
+    clock.advance(400);
+    const fresh = acquire(1_000);
     running.release!();
     expect(fresh.release).toBeDefined();
-    expect(old.release).toBeUndefined();
+    expect(second.release).toBeUndefined();
   });
 
   it("defaults start at the pool size and allow up to 8 per connection", () => {

@@ -50,8 +50,6 @@ interface Waiter {
   admission: Admission;
   enqueuedAt: number;
   expiresAt: number;
-  /** When it was expected to be admitted: past twice that, the estimate was wrong. */
-  expectedAt: number;
   settled: boolean;
 }
 
@@ -66,6 +64,9 @@ const DEADLINE_SHARE_TO_WAIT = 0.5;
 const LATENCY_EWMA_WEIGHT = 0.1;
 const SWEEP_INTERVAL_MS = 25;
 const COLD_LATENCY_MS = 50;
+// Newest first once the oldest waiter has used this much of its patience:
+// it will likely expire anyway, and serving it would make the next ones late too.
+const LIFO_AFTER_SHARE_OF_PATIENCE = 0.9;
 // The queue's drain rate is also measured directly, over windows in which
 // calls waited the whole time (so it is capacity, not demand). The median of
 // the last few seconds' windows is trusted over the latency average, which
@@ -98,10 +99,10 @@ export interface AdmissionDeps {
  *   it is refused on arrival, in
  *   microseconds, so refusal costs an order of magnitude less than service
  *   and goodput holds at capacity however much more is offered.
- * - The queue is FIFO while the estimate holds. When its oldest call has
- *   waited twice as long as expected (capacity dropped), it serves the
- *   newest first (adaptive LIFO): fresh calls still meet their deadlines
- *   while stale ones expire at their budget.
+ * - The queue is FIFO while the estimate holds. Once its oldest call has
+ *   used most of its patience (capacity dropped), it serves the newest
+ *   first (adaptive LIFO): fresh calls still meet their deadlines while
+ *   stale ones expire.
  * - While the event loop lags past maxEventLoopDelayMs, new calls are
  *   refused at once: the process is already behind on what it accepted.
  *
@@ -185,7 +186,6 @@ export class AdmissionController {
       admission,
       enqueuedAt: now,
       expiresAt: now + patienceMs,
-      expectedAt: now + expectedWaitMs,
       settled: false,
     };
     this.#queue.push(waiter);
@@ -277,13 +277,13 @@ export class AdmissionController {
     this.#compact();
   }
 
-  /** #next is the oldest live waiter, or the newest when the oldest is far behind its estimate. */
+  /** #next is the oldest live waiter, or the newest once the oldest has used most of its patience. */
   #next(): Waiter | undefined {
     while (this.#head < this.#queue.length && this.#queue[this.#head]!.settled) this.#head++;
     const oldest = this.#queue[this.#head];
     if (oldest === undefined) return undefined;
     const now = this.#clock();
-    const behind = now - oldest.enqueuedAt > 2 * Math.max(oldest.expectedAt - oldest.enqueuedAt, 1);
+    const behind = now - oldest.enqueuedAt > LIFO_AFTER_SHARE_OF_PATIENCE * (oldest.expiresAt - oldest.enqueuedAt);
     if (!behind) return oldest;
     while (this.#queue.length > this.#head) {
       const newest = this.#queue.pop()!;
