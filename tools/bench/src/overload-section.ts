@@ -68,7 +68,13 @@ export async function runOverload(
 ): Promise<OverloadResult> {
   const cpuPerCall: Record<string, number> = {};
   let server = await target.start();
-  const open = async (label: string, workload: OpenLoopWorkload, rate: (ms: number) => number, durationMs: number, retryRefused = false) => {
+  const open = async (
+    label: string,
+    workload: OpenLoopWorkload,
+    rate: (ms: number) => number,
+    durationMs: number,
+    { retryRefused = false, stepAtMs }: { retryRefused?: boolean; stepAtMs?: number } = {},
+  ) => {
     const before = sampleCpu(server.pid);
     const started = performance.now();
     const records = await runOpenLoop({
@@ -81,6 +87,7 @@ export async function runOverload(
       workload,
       drivers: plan.drivers,
       retryRefused,
+      ...(stepAtMs === undefined ? {} : { stepAtMs }),
     });
     const cpu = cpuSplit(before, sampleCpu(server.pid), (performance.now() - started) * 1000);
     const s = summarize(records);
@@ -122,7 +129,9 @@ export async function runOverload(
         await pause(1_000);
       }
     }
-    const retryStorm = summarize(await open("retry storm 2x", "stats", () => 2 * capacity.stats, plan.measureMs, true));
+    const retryStorm = summarize(
+      await open("retry storm 2x", "stats", () => 2 * capacity.stats, plan.measureMs, { retryRefused: true }),
+    );
     await pause(1_000);
     const drop = plan.measureMs;
     const recovery = await open(
@@ -130,6 +139,7 @@ export async function runOverload(
       "stats",
       (ms) => (ms < drop ? 4 : 0.8) * capacity.stats,
       2 * plan.measureMs,
+      { stepAtMs: drop },
     );
     const half = Math.min(5_000, plan.measureMs / 2);
     const recoveryFirst = summarize(recovery, drop, drop + half);

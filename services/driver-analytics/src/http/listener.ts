@@ -181,11 +181,15 @@ export class Listener {
       // for the streams onStream passes on.
       const compat = this.#h2.listeners("stream") as ((...args: unknown[]) => void)[];
       this.#h2.removeAllListeners("stream");
-      this.#h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) =>
+      this.#h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+        // A stream the peer resets (RST_STREAM, e.g. REFUSED_STREAM) emits
+        // 'error'; one refused or queued by onStream has no framework yet to
+        // listen, and an unheard 'error' would end the process.
+        stream.on("error", ignoreStreamError);
         onStream(stream, headers, () => {
           for (const listener of compat) listener.call(this.#h2, stream, headers, ...rest);
-        }),
-      );
+        });
+      });
     }
     this.#h2.on("session", (session) => this.#trackSession(session));
     // No headersTimeout here: #h1 never listens, so Node would not arm it (see #armHeadersTimer).
@@ -441,3 +445,6 @@ export class Listener {
     ).then(() => undefined);
   }
 }
+
+// A reset stream is the peer's decision; its call (if any) already ended.
+function ignoreStreamError(): void {}
