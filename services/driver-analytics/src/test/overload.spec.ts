@@ -1,6 +1,7 @@
 // Far more calls than the limits allow: the excess is refused at once with
 // UNAVAILABLE and retry advice, the admitted calls all succeed, the queue
 // never grows past its bound, and nothing is left in flight afterwards.
+import http2 from "node:http2";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { create } from "@bufbuild/protobuf";
@@ -195,5 +196,41 @@ describe("overload", () => {
       await lock.release();
       await Promise.all(held);
     }
+  });
+
+  it("survives streams the client resets while they wait for admission, and frees their places", async () => {
+    const lock = await lockAllTables(t.testDb.connectionString);
+    const request = create(GetStatsRequestSchema, { driverId: 1n });
+    const held = Array.from({ length: LIMITS.maxConcurrency }, () =>
+      clients[0]!.call(DriverAnalytics.method.getStats, request).catch(() => undefined),
+    );
+    const session = http2.connect(t.baseUrl);
+    try {
+      await expect.poll(() => t.server.admission.stats().inFlight, { timeout: 5_000 }).toBe(LIMITS.maxConcurrency);
+      // The queue fills with streams the client then resets while they wait.
+      const body = Buffer.alloc(5);
+      const streams = Array.from({ length: LIMITS.maxQueue }, () => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": `/${DriverAnalytics.typeName}/GetStats`,
+          "content-type": "application/grpc",
+          te: "trailers",
+          authorization: `Bearer ${t.token}`,
+        });
+        stream.on("error", () => undefined);
+        stream.write(body);
+        return stream;
+      });
+      await expect.poll(() => t.server.admission.stats().queued, { timeout: 5_000 }).toBe(LIMITS.maxQueue);
+      for (const stream of streams) stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      await expect.poll(() => t.server.admission.stats().queued, { timeout: 5_000 }).toBe(0);
+    } finally {
+      session.destroy();
+      await lock.release();
+      await Promise.all(held);
+    }
+    // Still serving, nothing left behind.
+    await expect(clients[1]!.call(DriverAnalytics.method.getStats, request)).resolves.toBeDefined();
+    await expect.poll(() => t.server.admission.stats(), { timeout: 5_000 }).toMatchObject({ inFlight: 0, queued: 0 });
   });
 });
