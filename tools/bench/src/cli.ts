@@ -229,6 +229,11 @@ async function main(): Promise<void> {
       "",
       ...renderOverload(overloadResults, overloadPlan),
       "",
+      "## Other benchmarks, each from its own command",
+      "",
+      "- `docs/scale-out-benchmarks.md`: 1 vs 2 workers, direct and through HAProxy, primary vs replica reads (`npx -y pnpm@10.34.8 bench:scale-out`).",
+      "- `docs/tracing-benchmarks.md`: what OpenTelemetry tracing costs per call (`npx -y pnpm@10.34.8 --filter @driver-analytics/bench run tracing-cost`).",
+      "",
     ];
 
     const plans = await explainQueries(dataset, plan);
