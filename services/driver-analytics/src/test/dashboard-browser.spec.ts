@@ -93,7 +93,8 @@ describe.skipIf(!hasChromium)("driver dashboard in headless Chromium", () => {
       const { stats } = await t.connect.getStats({ driverId: DRIVER });
       expect(stats?.totalTrips).toBe(TRIPS);
       expect(await page.getByTestId("who").textContent()).toBe(`Driver ${DRIVER}`);
-      expect(await page.getByTestId("total-trips").textContent()).toBe(String(TRIPS));
+      // The cards and the list load as separate panels: the cards may come second.
+      await expect.poll(() => page.getByTestId("total-trips").textContent()).toBe(String(TRIPS));
       const earnings = page.getByTestId("total-earnings");
       expect(await earnings.getAttribute("data-amount-minor")).toBe(String(stats!.totalEarnings!.amountMinor));
       const euros = `${stats!.totalEarnings!.amountMinor / 100n}.${String(stats!.totalEarnings!.amountMinor % 100n).padStart(2, "0")}`;
