@@ -12,3 +12,4 @@ export { createAnalyticsQueries } from "./handlers/analytics-queries.js";
 export { createDriverAnalyticsService } from "./handlers/driver-analytics-service.js";
 export { PageTokenCodec } from "./handlers/page-token.js";
 export { grpcMethodDefinition } from "./grpc/grpc-js-adapter.js";
+export { mintDevToken } from "./auth/dev-tokens.js";

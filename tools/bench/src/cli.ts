@@ -4,7 +4,6 @@
 // with our ghz-compatible load generator and writes docs/benchmarks.md from
 // the figures of this run. `--quick` runs the same scenarios on a tiny
 // dataset in well under two minutes, to prove they all work (CI runs it).
-import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -19,7 +18,7 @@ import {
   withConnection,
 } from "@driver-analytics/db";
 import { formatHtml } from "@driver-analytics/load";
-import { SignJWT } from "jose";
+import { benchAuth } from "./bench-auth.js";
 import { BASELINE_COMMIT, buildBaseline } from "./baseline.js";
 import { FULL_CPU_PLAN, QUICK_CPU_PLAN, renderCpuRows, runCpuRows } from "./cpu-section.js";
 import { FULL_OVERLOAD_PLAN, QUICK_OVERLOAD_PLAN, renderOverload, runOverload } from "./overload-section.js";
@@ -31,8 +30,6 @@ import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const BARE_SERVER = fileURLToPath(new URL("./bare-server.js", import.meta.url));
-const ISSUER = "driver-analytics-bench";
-const AUDIENCE = "driver-analytics";
 const HEALTH_CHECK = "grpc.health.v1.Health.Check";
 const CREATE_TRIP = "driveranalytics.v1.DriverAnalytics.CreateTrip";
 
@@ -77,21 +74,10 @@ async function main(): Promise<void> {
   const started = performance.now();
 
   const dataset = await openDataset(plan.dataset, values["data-dir"] ?? (quick ? `${BENCH_DATA_DIR}-quick` : BENCH_DATA_DIR), log);
-  const secret = randomBytes(32).toString("base64");
-  const token = await new SignJWT({ scope: "driver-analytics:read driver-analytics:write" })
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject("service:bench")
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime("4h")
-    .sign(Buffer.from(secret));
+  const { token, env: authEnv } = await benchAuth(["driver-analytics:read", "driver-analytics:write"], 4 * 3600);
   const baseEnv = {
     DATABASE_URL: dataset.connectionString,
-    AUTH_HS256_SECRET: secret,
-    AUTH_ISSUER: ISSUER,
-    AUTH_AUDIENCE: AUDIENCE,
-    PAGE_TOKEN_SECRET: randomBytes(32).toString("hex"),
+    ...authEnv,
     // Each server is stopped between sections: no balancer to wait for.
     SHUTDOWN_DRAIN_DELAY_MS: "0",
   };

@@ -14,7 +14,6 @@
 // process trees), so the figures extrapolate to other core counts.
 // Writes docs/scale-out-benchmarks.md (or --out FILE).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -24,14 +23,12 @@ import { parseArgs } from "node:util";
 import { findFreePort, seedDataset } from "@driver-analytics/db";
 import { startReplicaPair, type ReplicaPair } from "@driver-analytics/db/testing/replica-pair";
 import { runLoad, type Report } from "@driver-analytics/load";
-import { SignJWT } from "jose";
+import { benchAuth } from "./bench-auth.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const HAPROXY_CFG = path.join(REPO, "deploy/haproxy/haproxy.cfg");
 const TICKS_PER_SECOND = 100;
-const ISSUER = "driver-analytics-bench";
-const AUDIENCE = "driver-analytics";
 
 interface Row {
   name: string;
@@ -87,21 +84,10 @@ async function main(): Promise<void> {
   try {
     await seedDataset(pair.primaryUrl, { drivers, tripsPerDriver, reviewRatio: 0.8, cancelledRatio: 0.04, seed: 1 });
     await pair.waitForReplay(120_000);
-    const secret = randomBytes(32).toString("base64");
-    const token = await new SignJWT({ scope: "driver-analytics:read driver-analytics:write" })
-      .setProtectedHeader({ alg: "HS256" })
-      .setSubject("service:bench")
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime("4h")
-      .sign(Buffer.from(secret));
+    const { token, env: authEnv } = await benchAuth(["driver-analytics:read", "driver-analytics:write"], 4 * 3600);
     const baseEnv = {
       DATABASE_URL: pair.primaryUrl,
-      AUTH_HS256_SECRET: secret,
-      AUTH_ISSUER: ISSUER,
-      AUTH_AUDIENCE: AUDIENCE,
-      PAGE_TOKEN_SECRET: randomBytes(32).toString("hex"),
+      ...authEnv,
       // The same total pool whatever the worker count: 4 connections per database server.
       DB_POOL_SIZE: "4",
     };

@@ -14,14 +14,12 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { runLoad, type Report } from "@driver-analytics/load";
-import { SignJWT } from "jose";
+import { benchAuth } from "./bench-auth.js";
 import { processCpuMicros } from "./cpu.js";
 import { BENCH_DATA_DIR, openDataset } from "./dataset.js";
 import { QUICK_PLAN } from "./scenarios.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
-const ISSUER = "driver-analytics-bench";
-const AUDIENCE = "driver-analytics";
 const CONCURRENCY = 16;
 const CONNECTIONS = 2;
 
@@ -49,20 +47,10 @@ async function main(): Promise<void> {
 
   const receiver = await startOtlpReceiver();
   const dataset = await openDataset(QUICK_PLAN.dataset, `${BENCH_DATA_DIR}-quick`, log);
-  const secret = randomBytes(32).toString("base64");
-  const token = await new SignJWT({ scope: "driver-analytics:read" })
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject("service:bench")
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .sign(Buffer.from(secret));
+  const { token, env: authEnv } = await benchAuth(["driver-analytics:read"], 3600);
   const baseEnv = {
     DATABASE_URL: dataset.connectionString,
-    AUTH_HS256_SECRET: secret,
-    AUTH_ISSUER: ISSUER,
-    AUTH_AUDIENCE: AUDIENCE,
+    ...authEnv,
     STRATEGY: "rollup",
     OTEL_SDK_DISABLED: "",
     OTEL_EXPORTER_OTLP_ENDPOINT: "",
