@@ -48,7 +48,9 @@ async function main(): Promise<void> {
       implementation[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const controller = new AbortController();
         call.once("cancelled", () => controller.abort());
-        fn.call(service, call.request, { signal: controller.signal } as HandlerContext).then(
+        // The handlers read only these of a context (see core/served-service.ts).
+        const context = { signal: controller.signal, requestHeader: new Headers(), responseHeader: new Headers() };
+        fn.call(service, call.request, context as unknown as HandlerContext).then(
           (response) => callback(null, response),
           (error: Error) => callback({ code: grpc.status.UNKNOWN, details: error.message }),
         );

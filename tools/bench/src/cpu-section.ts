@@ -153,8 +153,10 @@ export function renderCpuRows(rows: readonly CpuRow[], plan: CpuPlan, names: { f
     );
   }
   const find = (server: string, call: Call, clients = plan.concurrency) => rows.find((r) => r.server === server && r.call === call && r.clients === clients);
+  // A row whose calls failed measured failing, not serving: no ratio from it.
+  const valid = (r: CpuRow | undefined): r is CpuRow => r !== undefined && errors(r.report) <= r.report.count / 100;
   const ratio = (a: CpuRow | undefined, b: CpuRow | undefined, f: (r: CpuRow) => number) =>
-    a && b ? (f(a) / f(b)).toFixed(2) : "-";
+    valid(a) && valid(b) ? (f(a) / f(b)).toFixed(2) : "- (a row failed)";
   const cpu = (r: CpuRow) => r.serverUsPerCall;
   out.push("");
   out.push("Ratios from the rows above (targets from issue 11 in brackets):");

@@ -202,7 +202,9 @@ const DEADLINE_EXCEEDED = grpc.status.DEADLINE_EXCEEDED;
 /** summarize: records whose scheduled start lies in [fromMs, toMs). */
 export function summarize(records: readonly CallRecord[], fromMs = 0, toMs = Infinity): OpenLoopSummary {
   const inWindow = records.filter((r) => r.startMs >= fromMs && r.startMs < toMs);
-  const spanS = (Math.min(toMs, Math.max(...inWindow.map((r) => r.startMs), fromMs)) - fromMs) / 1000 || 1;
+  let lastStart = fromMs;
+  for (const r of inWindow) if (r.startMs > lastStart) lastStart = r.startMs;
+  const spanS = (Math.min(toMs, lastStart) - fromMs) / 1000 || 1;
   const ok = inWindow.filter((r) => r.code === 0);
   const refused = inWindow.filter((r) => r.code === UNAVAILABLE);
   const deadline = inWindow.filter((r) => r.code === DEADLINE_EXCEEDED);

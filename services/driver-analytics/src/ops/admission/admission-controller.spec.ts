@@ -230,3 +230,35 @@ describe("AdmissionController's drain rate", () => {
     expect(acquire(200).refused).toBeUndefined();
   });
 });
+
+describe("AdmissionController under sustained overload", () => {
+  it("keeps the queue short while calls keep arriving faster than they complete, and long again once they do not", () => {
+    const { clock, controller, acquire } = harness({ maxConcurrency: 1, initialConcurrency: 1 });
+    // 10 ms calls; a 10 s deadline queues up to 4 s of them.
+    let running = acquire();
+    const serveOne = () => {
+      clock.advance(10);
+      running.release!();
+      // The one admitted next; refused ones leave the list.
+      const next = waiting.findIndex((o) => o.release !== undefined);
+      running = waiting[next]!;
+      waiting.splice(0, waiting.length, ...waiting.filter((o, i) => i !== next && o.refused === undefined));
+    };
+    const waiting = [acquire(10_000)];
+    // Over two seconds of 3 arrivals per completion: overloaded.
+    for (let i = 0; i < 250; i++) {
+      waiting.push(acquire(10_000), acquire(10_000), acquire(10_000));
+      serveOne();
+    }
+    expect(controller.stats().overloaded).toBe(true);
+    // Now only ~50 ms of work may wait: behind the queue built meanwhile, a new call is refused on arrival.
+    expect(controller.stats().queued).toBeGreaterThan(5);
+    expect(acquire(10_000).refused).toBe("deadline");
+    // The first whole window of arrivals no faster than completions ends it (within two seconds).
+    for (let i = 0; i < 201; i++) {
+      serveOne();
+      waiting.push(acquire(10_000));
+    }
+    expect(controller.stats().overloaded).toBe(false);
+  });
+});
