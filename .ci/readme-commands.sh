@@ -64,10 +64,13 @@ wait_for() {
     sleep 0.5
   done
 }
-# stop_bg NAME PID [any]: SIGTERM to the group (as Ctrl-C does to a shell job); exit 0 unless "any".
+# stop_bg NAME PID [any]: SIGTERM, as a process manager sends it, to the server (node dist/main.js,
+# the primary with WORKERS) in the group, else to the whole group. The command (npx -> pnpm -> node)
+# must then exit 0, unless "any" (pnpm itself exits 143 on a SIGTERM of its own).
 stop_bg() {
-  local name=$1 pid=$2 expect=${3:-0} rc=0
-  kill -TERM -- "-$pid" 2>/dev/null || true
+  local name=$1 pid=$2 expect=${3:-0} rc=0 server
+  server=$(pgrep -o -g "$pid" -f '^node dist/main\.js' || true)
+  if [ -n "$server" ]; then kill -TERM "$server"; else kill -TERM -- "-$pid" 2>/dev/null || true; fi
   local deadline=$((SECONDS + 40))
   while kill -0 "$pid" 2>/dev/null; do
     if [ "$SECONDS" -ge "$deadline" ]; then tail -40 "$tmp/$name.log"; die "$name did not exit within 40s of SIGTERM"; fi
@@ -192,9 +195,9 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql/15/main ]; t
   ran "$existing_cmd"
 
   # The token commands, for the server with the same AUTH_HS256_SECRET.
-  DRIVER_TOKEN=$(run_fg 60 "$token_driver")
+  DRIVER_TOKEN=$(run_fg 60 "$token_driver") || die "exit $? from: $token_driver"
   is_jwt "$DRIVER_TOKEN" || die "token --driver 1 printed no JWT: $DRIVER_TOKEN"
-  write_token=$(run_fg 60 "$token_service")
+  write_token=$(run_fg 60 "$token_service") || die "exit $? from: $token_service"
   is_jwt "$write_token" || die "token --service printed no JWT: $write_token"
   ran "$token_driver"
   ran "$token_service"
