@@ -127,7 +127,7 @@ is_jwt "$DRIVER_TOKEN" && is_jwt "$SERVICE_TOKEN" || die "the banner's tokens ar
 ran "$start_cmd"
 TRIPS=600 calling_it # demo data: 600 trips per driver (main.ts DEMO_DATASET)
 
-link=$(grep -oE 'http://127\.0\.0\.1:8080/#token=[A-Za-z0-9._-]+' "$tmp/demo.log" | head -1)
+link=$(grep -m1 -oE 'http://127\.0\.0\.1:8080/#token=[A-Za-z0-9._-]+' "$tmp/demo.log" || true)
 [ -n "$link" ] || die "no dashboard link in the banner"
 page=$(curl -fsS --max-time 10 "$link") || die "dashboard link: not 200"
 expect_out "$page" '<html' "the banner's dashboard link"
@@ -202,7 +202,7 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql/15/main ]; t
   ran "$token_driver"
   ran "$token_service"
   export DRIVER_TOKEN
-  get_stats=$(readme section "Calling it" | grep -m1 '^curl ')
+  get_stats=$(readme one "Calling it" "curl -s ")
   stats=$(run_fg 30 "$get_stats")
   expect_out "$stats" '"totalTrips":"500"' "GetStats with the token command's driver token" # --trips-per-driver 500
   refused=$(DRIVER_TOKEN=not-a-token bash -c "$get_stats")
