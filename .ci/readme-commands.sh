@@ -18,6 +18,7 @@ started=$SECONDS
 tmp=$(mktemp -d)
 chmod 755 "$tmp" # as root the embedded PostgreSQL runs as postgres and must reach its DATA_DIR
 groups=()
+failed=() # README commands that failed without stopping the script
 pg_db=""
 HEADING_START="Two commands on a fresh machine (only Node.js 20+ needed)"
 
@@ -207,7 +208,7 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql/15/main ]; t
   expect_out "$stats" '"totalTrips":"500"' "GetStats with the token command's driver token" # --trips-per-driver 500
   refused=$(DRIVER_TOKEN=not-a-token bash -c "$get_stats")
   expect_out "$refused" '"code":"unauthenticated"' "GetStats with a bad token"
-  currency=$(node -e 'const s = JSON.parse(process.argv[1]).stats; console.log(s.earnings.total.currencyCode)' "$stats")
+  currency=$(node -e 'const s = JSON.parse(process.argv[1]).stats; console.log(s.totalEarnings.currencyCode)' "$stats")
   now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   begun=$(date -u -d '-20 minutes' +%Y-%m-%dT%H:%M:%SZ)
   created=$(curl -s --max-time 10 -H "Authorization: Bearer $write_token" -H 'Content-Type: application/json' \
@@ -254,8 +255,13 @@ fi
 
 # 4. The fuzz command, at 2,000 cases (100,000 by default take about 9 minutes).
 fuzz_cmd=$(readme one "Operating the server" "run fuzz")
-FUZZ_RUNS=2000 run_fg 600 "$fuzz_cmd"
-ran "$fuzz_cmd" ".ci/readme-commands.sh (FUZZ_RUNS=2000)"
+# Independent of what follows: a failure is reported at the end, after the rest has run.
+if FUZZ_RUNS=2000 run_fg 600 "$fuzz_cmd"; then
+  ran "$fuzz_cmd" ".ci/readme-commands.sh (FUZZ_RUNS=2000)"
+else
+  ran "$fuzz_cmd" ".ci/readme-commands.sh (FUZZ_RUNS=2000): FAILED"
+  failed+=("$fuzz_cmd")
+fi
 
 # 5. Build, and the benchmark on Node 24 from the npm registry's binary.
 build_cmd=$(readme one "Development" "pnpm@10.34.8 build")
@@ -290,3 +296,5 @@ while IFS= read -r cmd; do
 done < <(readme all)
 [ "$unplaced" -eq 0 ] || die "README.md has commands that nothing runs: run them here or name where they run"
 log "all README commands placed"
+if [ "${#failed[@]}" -ne 0 ]; then printf 'readme-commands: FAILED: %s\n' "${failed[@]}"; exit 1; fi
+log "every README command run here succeeded"
