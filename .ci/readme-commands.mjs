@@ -7,7 +7,7 @@
 //       command (`DATABASE_URL=… npx …` included), one per line
 //   node .ci/readme-commands.mjs one SECTION TEXT
 //       the one command under the heading SECTION (up to the next heading)
-//       that contains TEXT; exits 1 unless exactly one does
+//       that contains TEXT (is TEXT, after a leading "="); exits 1 unless exactly one does
 //   node .ci/readme-commands.mjs section SECTION
 //       every ```sh command under the heading SECTION, one per line
 import { readFileSync } from "node:fs";
@@ -57,7 +57,7 @@ if (mode === "all") {
   for (const c of shCommands(section(heading))) process.stdout.write(`${c}\n`);
 } else if (mode === "one") {
   const body = section(heading);
-  const found = [...new Set([...shCommands(body), ...inlineCommands(body)])].filter((c) => c.includes(text));
+  const found = [...new Set([...shCommands(body), ...inlineCommands(body)])].filter((c) => (text.startsWith("=") ? c === text.slice(1) : c.includes(text)));
   if (found.length !== 1) fail(`under "${heading}", ${found.length} commands contain "${text}" (expected 1): ${JSON.stringify(found)}`);
   process.stdout.write(`${found[0]}\n`);
 } else {

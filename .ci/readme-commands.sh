@@ -286,7 +286,7 @@ fi
 ran "$(readme one "$HEADING_START" "pnpm@10.34.8 test")" ".ci/run (node20-embedded-pg18, exactly)"
 ran "$(readme one "Load tool and benchmark" "run load")" "tools/load/src/readme-commands.spec.ts (against a no-op server, at test size)"
 ran "$(readme one "Load tool and benchmark" "--out docs/node20")" "SKIPPED: the full benchmark (~8 min); its --out and --quick forms run above and in .ci/run"
-ran "$(readme one "Load tool and benchmark" "pnpm@10.34.8 bench")" ".ci/run (bench-quick: with -- --quick; the full run takes ~8 min)"
+ran "$(readme one "Load tool and benchmark" "=npx -y pnpm@10.34.8 bench")" ".ci/run (bench-quick: with -- --quick; the full run takes ~8 min)"
 ran "$(readme one "Scaling out" "bench:scale-out")" ".ci/run (bench-scale-out-quick: with -- --quick)"
 unplaced=0
 echo "=== README.md commands and where they run"
