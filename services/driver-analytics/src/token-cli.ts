@@ -33,6 +33,8 @@ function parseTtl(text: string): number {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    // pnpm passes the README's `run token -- --driver 1` on with its "--" (as for seed and load).
+    args: process.argv.slice(2).filter((arg) => arg !== "--"),
     options: {
       driver: { type: "string" },
       service: { type: "boolean" },
