@@ -119,8 +119,10 @@ export interface AdmissionDeps {
  *   seconds, as open-loop traffic does; a closed-loop crowd only bursts) the
  *   queue takes at most 50 ms of work, so the excess is refused on arrival
  *   instead of after waiting; the first window without excess ends it.
- * - While the event loop lags past maxEventLoopDelayMs, new calls are
- *   refused at once: the process is already behind on what it accepted.
+ * - In sustained overload, while the event loop lags past
+ *   maxEventLoopDelayMs, new calls are refused at once: the process is
+ *   already behind on what it accepted. (A closed-loop crowd arriving at
+ *   once lags it for a moment too; those callers would all be served.)
  *
  * Nothing here outlives the load: the limit recovers with latency, and the
  * queue empties as calls are admitted or expire.
@@ -186,7 +188,11 @@ export class AdmissionController {
    */
   acquire(timeoutMs: number | undefined, admission: Admission): () => void {
     this.#countArrival();
-    if (this.#eventLoopDelayMs() > this.#options.maxEventLoopDelayMs) return this.#refuseNow(admission, "event-loop");
+    // Only in sustained overload: a closed-loop crowd arriving at once lags
+    // the loop for a moment too, and those callers would all be served.
+    if (this.overloaded && this.#eventLoopDelayMs() > this.#options.maxEventLoopDelayMs) {
+      return this.#refuseNow(admission, "event-loop");
+    }
     if (this.#inFlight < this.#limit.limit && this.#queued === 0) {
       this.#inFlight++;
       this.#observer.onAdmit?.(0);
@@ -264,7 +270,10 @@ export class AdmissionController {
     this.#loadArrivals++;
     const now = this.#clock();
     if (now - this.#loadWindowStart < OVERLOAD_WINDOW_MS) return;
-    const excess = this.#loadArrivals > OVERLOAD_ARRIVALS_PER_COMPLETION * this.#loadCompletions;
+    // A trickle is no overload, however slowly it completes.
+    const excess =
+      this.#loadArrivals > this.#limit.limit &&
+      this.#loadArrivals > OVERLOAD_ARRIVALS_PER_COMPLETION * this.#loadCompletions;
     // A window without excess ends the episode at once: nothing is kept from it.
     this.#overloadedWindows = excess ? this.#overloadedWindows + 1 : 0;
     this.#loadWindowStart = now;
