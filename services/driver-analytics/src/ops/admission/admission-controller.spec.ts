@@ -73,9 +73,9 @@ describe("AdmissionController", () => {
     const { acquire } = harness();
     acquire();
     acquire();
-    // Two slots: position n waits ~25n ms. A 200 ms deadline allows 80 ms: three fit, the fourth does not.
-    expect([acquire(200), acquire(200), acquire(200)].map((o) => o.refused)).toEqual([undefined, undefined, undefined]);
-    expect(acquire(200).refused).toBe("deadline");
+    // Two slots: position n waits ~25n ms. A 100 ms deadline allows 80 ms: three fit, the fourth does not.
+    expect([acquire(100), acquire(100), acquire(100)].map((o) => o.refused)).toEqual([undefined, undefined, undefined]);
+    expect(acquire(100).refused).toBe("deadline");
   });
 
   it("refuses on arrival a call the queue cannot serve within its deadline's share, queues one it can", () => {
@@ -143,7 +143,7 @@ describe("AdmissionController", () => {
       clock.advance(10);
       one.release!();
     }
-    // FIFO while the oldest is within its patience (1 s deadline: it gives up at ~490 ms).
+    // FIFO while the oldest is within its patience (1 s deadline: it gives up at ~990 ms).
     let running = acquire();
     const first = acquire(1_000);
     const second = acquire(1_000);
@@ -153,7 +153,7 @@ describe("AdmissionController", () => {
     expect(second.release).toBeUndefined();
     // The running call hangs: capacity dropped. Past 90% of the oldest's patience, the newest goes first.
     running = first;
-    clock.advance(400);
+    clock.advance(850);
     const fresh = acquire(1_000);
     running.release!();
     expect(fresh.release).toBeDefined();
@@ -235,8 +235,9 @@ describe("AdmissionController's drain rate", () => {
     // One call hangs for 2 s: the latency average jumps, the measured rate stands.
     clock.advance(2_000);
     running.release!();
-    // Position ~3 at 100/s is ~30 ms away: a 200 ms deadline (80 ms budget) still queues.
-    expect(acquire(200).refused).toBeUndefined();
+    // Position ~3 at 100/s is ~30 ms away: a 500 ms deadline (400 ms less the ~200 ms average) still queues;
+    // by the latency average alone it would be ~600 ms away.
+    expect(acquire(500).refused).toBeUndefined();
   });
 });
 

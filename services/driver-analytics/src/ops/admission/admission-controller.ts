@@ -56,12 +56,13 @@ interface Waiter {
 }
 
 // A call is queued only if it is expected to be admitted within this share
-// of its deadline; it gives up (refused, queue-timeout) only past a larger
-// share, less its expected running time, so an estimate that was a little
-// optimistic still serves it, and an admitted call ends inside half its
-// deadline instead of timing out after waiting.
-const DEADLINE_SHARE_TO_QUEUE = 0.4;
-const DEADLINE_SHARE_TO_WAIT = 0.5;
+// of its remaining deadline, less its expected running time; it gives up
+// (refused, queue-timeout) only when it could no longer finish in time. The
+// remaining deadline is what the caller has left: a closed-loop crowd's
+// calls may have spent much of theirs waiting in their own client for a
+// stream, and would still be served. (Sustained overload shortens the
+// queue instead; see OVERLOAD_QUEUE_MS.)
+const DEADLINE_SHARE_TO_QUEUE = 0.8;
 // Weight of the newest call in the latency average.
 const LATENCY_EWMA_WEIGHT = 0.1;
 const SWEEP_INTERVAL_MS = 25;
@@ -203,15 +204,12 @@ export class AdmissionController {
     const deadlineMs = timeoutMs ?? Infinity;
     const budgetMs = Math.min(
       this.#options.maxQueueWaitMs,
-      deadlineMs * DEADLINE_SHARE_TO_QUEUE,
+      deadlineMs * DEADLINE_SHARE_TO_QUEUE - this.#latencyMs,
       this.overloaded ? OVERLOAD_QUEUE_MS : Infinity,
     );
     const expectedWaitMs = this.#expectedWaitMs(this.#queued + 1);
     if (expectedWaitMs > budgetMs) return this.#refuseNow(admission, "deadline");
-    const patienceMs = Math.max(
-      budgetMs,
-      Math.min(this.#options.maxQueueWaitMs, deadlineMs * DEADLINE_SHARE_TO_WAIT - this.#latencyMs),
-    );
+    const patienceMs = Math.max(budgetMs, Math.min(this.#options.maxQueueWaitMs, deadlineMs - this.#latencyMs));
 
     const now = this.#clock();
     const waiter: Waiter = {
