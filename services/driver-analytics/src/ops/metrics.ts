@@ -132,7 +132,7 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
   });
   new Gauge({
     name: "driver_analytics_admission",
-    help: "Admission control: calls running, calls queued, the adaptive concurrency limit, the queue's cap, and 1 while in sustained overload.",
+    help: "Admission control: calls running, calls queued, the adaptive concurrency limit and the queue's cap.",
     labelNames: ["state"],
     registers: [registry],
     collect() {
@@ -142,7 +142,6 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
       this.set({ state: "in_flight" }, stats.inFlight);
       this.set({ state: "queued" }, stats.queued);
       this.set({ state: "limit" }, stats.limit);
-      this.set({ state: "overloaded" }, stats.overloaded ? 1 : 0);
       this.set({ state: "max_concurrency" }, admission.options.maxConcurrency);
       this.set({ state: "max_queue" }, admission.options.maxQueue);
     },

@@ -44,8 +44,6 @@ export interface AdmissionStats {
   latencyMs: number;
   minLatencyMs: number;
   eventLoopDelayMs: number;
-  /** Calls have kept arriving faster than they complete: the queue is kept short. */
-  overloaded: boolean;
 }
 
 interface Waiter {
@@ -60,23 +58,12 @@ interface Waiter {
 // (refused, queue-timeout) only when it could no longer finish in time. The
 // remaining deadline is what the caller has left: a closed-loop crowd's
 // calls may have spent much of theirs waiting in their own client for a
-// stream, and would still be served. (Sustained overload shortens the
-// queue instead; see OVERLOAD_QUEUE_MS.)
+// stream, and would still be served.
 const DEADLINE_SHARE_TO_QUEUE = 0.8;
 // Weight of the newest call in the latency average.
 const LATENCY_EWMA_WEIGHT = 0.1;
 const SWEEP_INTERVAL_MS = 25;
 const COLD_LATENCY_MS = 50;
-// Sustained overload: over whole windows of this length, calls arrive faster
-// than they complete by this factor, several windows running. A closed-loop
-// crowd only bursts (its callers wait for answers before asking again); an
-// open-loop excess keeps arriving. Under sustained overload a deep queue
-// only delays refusals: the queue then takes at most OVERLOAD_QUEUE_MS of
-// work, enough to keep every slot busy, and refuses the rest on arrival.
-const OVERLOAD_WINDOW_MS = 1_000;
-const OVERLOAD_ARRIVALS_PER_COMPLETION = 1.25;
-const OVERLOAD_WINDOWS = 2;
-const OVERLOAD_QUEUE_MS = 50;
 // Newest first once the oldest waiter has used this much of its patience:
 // it will likely expire anyway, and serving it would make the next ones late too.
 const LIFO_AFTER_SHARE_OF_PATIENCE = 0.9;
@@ -116,14 +103,8 @@ export interface AdmissionDeps {
  *   used most of its patience (capacity dropped), it serves the newest
  *   first (adaptive LIFO): fresh calls still meet their deadlines while
  *   stale ones expire.
- * - Under sustained overload (calls arriving faster than they complete for
- *   seconds, as open-loop traffic does; a closed-loop crowd only bursts) the
- *   queue takes at most 50 ms of work, so the excess is refused on arrival
- *   instead of after waiting; the first window without excess ends it.
- * - In sustained overload, while the event loop lags past
- *   maxEventLoopDelayMs, new calls are refused at once: the process is
- *   already behind on what it accepted. (A closed-loop crowd arriving at
- *   once lags it for a moment too; those callers would all be served.)
+ * - While the event loop lags past maxEventLoopDelayMs, new calls are
+ *   refused at once: the process is already behind on what it accepted.
  *
  * Nothing here outlives the load: the limit recovers with latency, and the
  * queue empties as calls are admitted or expire.
@@ -147,10 +128,6 @@ export class AdmissionController {
   #windowCompletions = 0;
   #windowSaturated = false;
   #saturatedRates: { at: number; perMs: number }[] = [];
-  #loadWindowStart = 0;
-  #loadArrivals = 0;
-  #loadCompletions = 0;
-  #overloadedWindows = 0;
 
   constructor(options: AdmissionOptions, deps: AdmissionDeps = {}) {
     if (options.maxConcurrency < 1) throw new RangeError("maxConcurrency must be at least 1");
@@ -177,7 +154,6 @@ export class AdmissionController {
       latencyMs: this.#latencyMs,
       minLatencyMs: this.#limit.minRttMs,
       eventLoopDelayMs: this.#eventLoopDelayMs(),
-      overloaded: this.overloaded,
     };
   }
 
@@ -188,12 +164,7 @@ export class AdmissionController {
    * waiting call (its caller went away); it does nothing once settled.
    */
   acquire(timeoutMs: number | undefined, admission: Admission): () => void {
-    this.#countArrival();
-    // Only in sustained overload: a closed-loop crowd arriving at once lags
-    // the loop for a moment too, and those callers would all be served.
-    if (this.overloaded && this.#eventLoopDelayMs() > this.#options.maxEventLoopDelayMs) {
-      return this.#refuseNow(admission, "event-loop");
-    }
+    if (this.#eventLoopDelayMs() > this.#options.maxEventLoopDelayMs) return this.#refuseNow(admission, "event-loop");
     if (this.#inFlight < this.#limit.limit && this.#queued === 0) {
       this.#inFlight++;
       this.#observer.onAdmit?.(0);
@@ -205,7 +176,6 @@ export class AdmissionController {
     const budgetMs = Math.min(
       this.#options.maxQueueWaitMs,
       deadlineMs * DEADLINE_SHARE_TO_QUEUE - this.#latencyMs,
-      this.overloaded ? OVERLOAD_QUEUE_MS : Infinity,
     );
     const expectedWaitMs = this.#expectedWaitMs(this.#queued + 1);
     if (expectedWaitMs > budgetMs) return this.#refuseNow(admission, "deadline");
@@ -259,28 +229,7 @@ export class AdmissionController {
     return position / perMs;
   }
 
-  /** overloaded: calls have kept arriving faster than they complete (see OVERLOAD_WINDOWS). */
-  get overloaded(): boolean {
-    return this.#overloadedWindows >= OVERLOAD_WINDOWS;
-  }
-
-  #countArrival(): void {
-    this.#loadArrivals++;
-    const now = this.#clock();
-    if (now - this.#loadWindowStart < OVERLOAD_WINDOW_MS) return;
-    // A trickle is no overload, however slowly it completes.
-    const excess =
-      this.#loadArrivals > this.#limit.limit &&
-      this.#loadArrivals > OVERLOAD_ARRIVALS_PER_COMPLETION * this.#loadCompletions;
-    // A window without excess ends the episode at once: nothing is kept from it.
-    this.#overloadedWindows = excess ? this.#overloadedWindows + 1 : 0;
-    this.#loadWindowStart = now;
-    this.#loadArrivals = 0;
-    this.#loadCompletions = 0;
-  }
-
   #countCompletion(now: number): void {
-    this.#loadCompletions++;
     this.#windowCompletions++;
     const elapsed = now - this.#windowStart;
     if (elapsed < RATE_WINDOW_MS) return;
@@ -385,6 +334,6 @@ export function defaultAdmissionOptions(poolSize: number): AdmissionOptions {
     maxConcurrency: poolSize * 8,
     maxQueue: poolSize * 4_000,
     maxQueueWaitMs: 10_000,
-    maxEventLoopDelayMs: 500,
+    maxEventLoopDelayMs: 1_000,
   };
 }
