@@ -116,14 +116,18 @@ describe("AdmissionController", () => {
     expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 });
   });
 
-  it("refuses new calls at once while the event loop lags past its bound", () => {
+  it("refuses new calls at once while the event loop lags past its bound and calls wait, never into an empty queue", () => {
     let delay = 0;
     const { acquire, shed } = harness({}, () => delay);
     expect(acquire().release).toBeDefined();
     delay = 150;
+    // Nothing waits: lag alone refuses nobody (else refused callers asking again keep the loop busy for good).
+    expect(acquire().release).toBeDefined();
+    const waiting = acquire();
+    expect(waiting.refused).toBeUndefined();
     expect(acquire().refused).toBe("event-loop");
     delay = 20;
-    expect(acquire().release).toBeDefined();
+    expect(acquire().refused).toBeUndefined();
     expect(shed).toEqual(["event-loop"]);
   });
 

@@ -103,8 +103,8 @@ export interface AdmissionDeps {
  *   used most of its patience (capacity dropped), it serves the newest
  *   first (adaptive LIFO): fresh calls still meet their deadlines while
  *   stale ones expire.
- * - While the event loop lags past maxEventLoopDelayMs, new calls are
- *   refused at once: the process is already behind on what it accepted.
+ * - While the event loop lags past maxEventLoopDelayMs and calls wait, new
+ *   calls are refused at once: the process is behind on what it accepted.
  *
  * Nothing here outlives the load: the limit recovers with latency, and the
  * queue empties as calls are admitted or expire.
@@ -164,7 +164,13 @@ export class AdmissionController {
    * waiting call (its caller went away); it does nothing once settled.
    */
   acquire(timeoutMs: number | undefined, admission: Admission): () => void {
-    if (this.#eventLoopDelayMs() > this.#options.maxEventLoopDelayMs) return this.#refuseNow(admission, "event-loop");
+    // Only while calls wait: refusing everyone would empty the queue and let
+    // the loop catch up, yet refused closed-loop callers ask again at once and
+    // keep it busy, so an unconditional guard never let go (measured after an
+    // overload episode: 47,877 of 10,000 clients' calls refused in 12 s).
+    if (this.#queued > 0 && this.#eventLoopDelayMs() > this.#options.maxEventLoopDelayMs) {
+      return this.#refuseNow(admission, "event-loop");
+    }
     if (this.#inFlight < this.#limit.limit && this.#queued === 0) {
       this.#inFlight++;
       this.#observer.onAdmit?.(0);
