@@ -4,7 +4,7 @@
 //   node .ci/readme-commands.mjs all
 //       every command: each line of every ```sh block (comments dropped,
 //       backslash continuations joined) and every inline `npx -y pnpm@…`
-//       command (`DATABASE_URL=… npx …` included), one per line
+//       or `node path/to/script.mjs` command (`DATABASE_URL=… npx …` included), one per line
 //   node .ci/readme-commands.mjs one SECTION TEXT
 //       the one command under the heading SECTION (up to the next heading)
 //       that contains TEXT (is TEXT, after a leading "="); exits 1 unless exactly one does
@@ -28,7 +28,8 @@ function shCommands(markdown) {
 function inlineCommands(markdown) {
   // Outside ```sh blocks; an inline command may wrap across a line in the source.
   const prose = markdown.replace(/```[\s\S]*?```/g, "");
-  return [...prose.matchAll(/`((?:[A-Z_]+=\S+ )*npx -y pnpm@[^`]+)`/g)].map((m) => m[1].replace(/\s*\n\s*/g, " "));
+  const commands = /`((?:[A-Z_]+=\S+ )*(?:npx -y pnpm@[^`]+|node [\w./-]+\.m?js(?: [^`]*)?))`/g;
+  return [...prose.matchAll(commands)].map((m) => m[1].replace(/\s*\n\s*/g, " "));
 }
 
 function section(heading) {

@@ -282,6 +282,18 @@ else
   failed+=("$node24_bench -- --quick --out FILE")
 fi
 
+# 6. The tracing-cost benchmark, at one round of one second (three of four seconds by default),
+# and the no-op instrumentation timing.
+tracing_cmd=$(readme one "Load tool and benchmark" "run tracing-cost")
+if run_fg 300 "$tracing_cmd -- --rounds 1 --seconds 1"; then
+  ran "$tracing_cmd" ".ci/readme-commands.sh, with -- --rounds 1 --seconds 1"
+else
+  ran "$tracing_cmd" ".ci/readme-commands.sh, with -- --rounds 1 --seconds 1: FAILED"
+  failed+=("$tracing_cmd -- --rounds 1 --seconds 1")
+fi
+noop_cmd=$(readme one "Load tool and benchmark" "tracing-noop-cost.mjs")
+if run_fg 120 "$noop_cmd"; then ran "$noop_cmd"; else ran "$noop_cmd" ".ci/readme-commands.sh: FAILED"; failed+=("$noop_cmd"); fi
+
 # Every command in README.md is placed: run above, or elsewhere.
 ran "$(readme one "$HEADING_START" "pnpm@10.34.8 test")" ".ci/run (node20-embedded-pg18, exactly)"
 ran "$(readme one "Load tool and benchmark" "run load")" "tools/load/src/readme-commands.spec.ts (against a no-op server, at test size)"
