@@ -1,7 +1,7 @@
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
-import { create, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { DriverAnalytics, GetStatsRequestSchema, ListTripsRequestSchema } from "@driver-analytics/proto";
-import * as grpc from "@grpc/grpc-js";
+import { H2GrpcClient, grpcFrame } from "./h2-grpc-client.js";
 
 /** OpenLoopWorkload: what each call asks for. */
 export type OpenLoopWorkload = "stats" | "mixed";
@@ -47,9 +47,13 @@ export interface CallRecord {
   /** gRPC status code of the final answer. */
   code: number;
   retried: boolean;
+  /** How late the generator sent it: from the intended start to the send (the generator's own lag). */
+  sendLagMs: number;
 }
 
 const TICK_MS = 2;
+const DEADLINE_EXCEEDED = 4;
+const UNAVAILABLE = 14;
 
 /**
  * runOpenLoop offers calls at a fixed schedule whatever the server does, as
@@ -99,17 +103,9 @@ async function runThread(plan: ThreadPlan): Promise<CallRecord[]> {
   };
   const offset = plan.thread;
   const stride = plan.threads;
-  const clients = Array.from(
-    { length: options.connections },
-    () =>
-      new grpc.Client(options.address, grpc.credentials.createInsecure(), {
-        "grpc.use_local_subchannel_pool": 1,
-        "grpc.max_concurrent_streams": 1_000_000,
-      }),
-  );
-  await Promise.all(clients.map((c) => new Promise<void>((resolve, reject) => c.waitForReady(Date.now() + 10_000, (e) => (e ? reject(e) : resolve())))));
-  const metadata = new grpc.Metadata();
-  metadata.set("authorization", `Bearer ${options.token}`);
+  const client = new H2GrpcClient(options.address, options.connections);
+  await client.waitForReady();
+  const call = callMaker(options, `Bearer ${options.token}`, client);
   const records: CallRecord[] = [];
   const pending = new Set<Promise<void>>();
   const begin = performance.now();
@@ -117,41 +113,19 @@ async function runThread(plan: ThreadPlan): Promise<CallRecord[]> {
   let due = 0;
   let lastTick = 0;
 
-  const callOnce = (local: number): Promise<{ code: number; pushbackMs: number | undefined }> => {
-    const n = local * stride + offset;
-    const client = clients[local % clients.length]!;
-    const driverId = BigInt(1 + (n % options.drivers));
-    const listing = options.workload === "mixed" && n % 2 === 1;
-    const [path, schema, message] = listing
-      ? ["ListTrips", ListTripsRequestSchema, create(ListTripsRequestSchema, { driverId, pageSize: 50 })]
-      : ["GetStats", GetStatsRequestSchema, create(GetStatsRequestSchema, { driverId })];
-    return new Promise((resolve) => {
-      client.makeUnaryRequest(
-        `/${DriverAnalytics.typeName}/${path}`,
-        (m: unknown) => Buffer.from(toBinary(schema as DescMessage, m as never)),
-        (b: Buffer) => b,
-        message,
-        metadata,
-        { deadline: Date.now() + options.deadlineMs },
-        (error) => {
-          if (!error) return resolve({ code: 0, pushbackMs: undefined });
-          const pushback = error.metadata?.get("grpc-retry-pushback-ms")[0];
-          resolve({ code: error.code, pushbackMs: pushback === undefined ? undefined : Number(pushback) });
-        },
-      );
-    });
-  };
+  const callOnce = (local: number) => call(local * stride + offset);
 
   const offer = (n: number, startMs: number) => {
     const run = (async () => {
+      const sendLagMs = performance.now() - begin - startMs;
       let outcome = await callOnce(n);
       let retried = false;
-      if (options.retryRefused && outcome.code === grpc.status.UNAVAILABLE && outcome.pushbackMs !== undefined) {
+      if (options.retryRefused && outcome.code === UNAVAILABLE && outcome.pushbackMs !== undefined) {
         retried = true;
         await new Promise((resolve) => setTimeout(resolve, outcome.pushbackMs));
         outcome = await callOnce(n);
       }
-      records.push({ startMs, latencyMs: performance.now() - begin - startMs, code: outcome.code, retried });
+      records.push({ startMs, latencyMs: performance.now() - begin - startMs, code: outcome.code, retried, sendLagMs });
     })();
     pending.add(run);
     void run.finally(() => pending.delete(run));
@@ -177,8 +151,77 @@ async function runThread(plan: ThreadPlan): Promise<CallRecord[]> {
     }, TICK_MS);
   });
   await Promise.all(pending);
-  for (const c of clients) c.close();
+  client.close();
   return records;
+}
+
+type Outcome = { code: number; pushbackMs: number | undefined };
+
+/**
+ * callMaker: the n-th call of a workload (GetStats, or GetStats and
+ * ListTrips of 50 alternately), its request bytes encoded once per driver.
+ */
+function callMaker(
+  options: { workload: OpenLoopWorkload; drivers: number; deadlineMs: number },
+  authorization: string,
+  client: H2GrpcClient,
+): (n: number) => Promise<Outcome> {
+  const frames = (encode: (driverId: bigint) => Uint8Array) =>
+    Array.from({ length: options.drivers }, (_, i) => grpcFrame(encode(BigInt(i + 1))));
+  const stats = frames((driverId) => toBinary(GetStatsRequestSchema, create(GetStatsRequestSchema, { driverId })));
+  const list =
+    options.workload === "mixed"
+      ? frames((driverId) => toBinary(ListTripsRequestSchema, create(ListTripsRequestSchema, { driverId, pageSize: 50 })))
+      : [];
+  const statsPath = `/${DriverAnalytics.typeName}/GetStats`;
+  const listPath = `/${DriverAnalytics.typeName}/ListTrips`;
+  return (n) => {
+    const driver = n % options.drivers;
+    const listing = options.workload === "mixed" && n % 2 === 1;
+    return new Promise((resolve) =>
+      client.call(listing ? listPath : statsPath, (listing ? list : stats)[driver]!, authorization, options.deadlineMs, (code, pushbackMs) =>
+        resolve({ code, pushbackMs }),
+      ),
+    );
+  };
+}
+
+export interface ClosedLoopOptions {
+  address: string;
+  token: string;
+  connections: number;
+  concurrency: number;
+  durationMs: number;
+  deadlineMs: number;
+  workload: OpenLoopWorkload;
+  drivers: number;
+}
+
+/**
+ * runClosedLoop keeps `concurrency` calls in flight for durationMs with the
+ * open loop's own client and returns the OK calls per second: the capacity
+ * the open-loop levels are multiples of, measured with the same client so
+ * the generator's share of the machine is alike in both.
+ */
+export async function runClosedLoop(options: ClosedLoopOptions): Promise<{ okPerSecond: number; errors: number }> {
+  const client = new H2GrpcClient(options.address, options.connections);
+  await client.waitForReady();
+  const call = callMaker(options, `Bearer ${options.token}`, client);
+  let ok = 0;
+  let errors = 0;
+  let n = 0;
+  const begin = performance.now();
+  const loop = async () => {
+    while (performance.now() - begin < options.durationMs) {
+      const { code } = await call(n++);
+      if (code === 0) ok++;
+      else errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, loop));
+  const elapsedS = (performance.now() - begin) / 1000;
+  client.close();
+  return { okPerSecond: ok / elapsedS, errors };
 }
 
 /** OpenLoopSummary: what the issue's tables report for one run. */
@@ -194,10 +237,9 @@ export interface OpenLoopSummary {
   refusedP99Ms: number;
   deadlineShare: number;
   otherShare: number;
+  /** The generator's own lag behind its schedule, p99 (ms): large, and the figures measure the generator. */
+  sendLagP99Ms: number;
 }
-
-const UNAVAILABLE = grpc.status.UNAVAILABLE;
-const DEADLINE_EXCEEDED = grpc.status.DEADLINE_EXCEEDED;
 
 /** summarize: records whose scheduled start lies in [fromMs, toMs). */
 export function summarize(records: readonly CallRecord[], fromMs = 0, toMs = Infinity): OpenLoopSummary {
@@ -221,6 +263,7 @@ export function summarize(records: readonly CallRecord[], fromMs = 0, toMs = Inf
     refusedP99Ms: rank(refused.map((r) => r.latencyMs), 99),
     deadlineShare: deadline.length / n,
     otherShare: (inWindow.length - ok.length - refused.length - deadline.length) / n,
+    sendLagP99Ms: rank(inWindow.map((r) => r.sendLagMs), 99),
   };
 }
 

@@ -148,7 +148,7 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
   });
   new Gauge({
     name: "driver_analytics_admission_latency_seconds",
-    help: "Admitted calls' latency: recent mean, and the no-load floor the limit is judged against.",
+    help: "Admitted calls' latency: recent mean, and the long-term average the adaptive limit judges the latest against.",
     labelNames: ["stat"],
     registers: [registry],
     collect() {
@@ -156,7 +156,7 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
       if (admission === undefined) return;
       const stats = admission.stats();
       this.set({ stat: "mean" }, stats.latencyMs / 1000);
-      this.set({ stat: "min" }, stats.minLatencyMs / 1000);
+      this.set({ stat: "long_term" }, stats.longLatencyMs / 1000);
     },
   });
   new Gauge({

@@ -432,7 +432,8 @@ describe.skipIf(!hasChromium)("driver dashboard periods and chart in headless Ch
   it("shows each period's cards, chart and trips as the API gives them for its window; back and forward work", async () => {
     const page = await openPinned("?pageSize=40");
     try {
-      expect(await page.getByTestId("zone").textContent()).toBe(`Days and times in ${PERIOD_ZONE}`);
+      // The zone is learnt from the API after the page has loaded.
+      await expect.poll(() => page.getByTestId("zone").textContent()).toBe(`Days and times in ${PERIOD_ZONE}`);
       // No period in the URL: this week.
       await checkPeriod(page, PERIOD_CASES[0]);
       for (const c of PERIOD_CASES.slice(1)) {

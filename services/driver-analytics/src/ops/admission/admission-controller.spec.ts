@@ -73,9 +73,9 @@ describe("AdmissionController", () => {
     const { acquire } = harness();
     acquire();
     acquire();
-    // Two slots: position n waits ~25n ms. A 100 ms deadline allows 80 ms: three fit, the fourth does not.
-    expect([acquire(100), acquire(100), acquire(100)].map((o) => o.refused)).toEqual([undefined, undefined, undefined]);
-    expect(acquire(100).refused).toBe("deadline");
+    // Two slots: position n waits ~25n ms. A 200 ms deadline allows 80 ms: three fit, the fourth does not.
+    expect([acquire(200), acquire(200), acquire(200)].map((o) => o.refused)).toEqual([undefined, undefined, undefined]);
+    expect(acquire(200).refused).toBe("deadline");
   });
 
   it("refuses on arrival a call the queue cannot serve within its deadline's share, queues one it can", () => {
@@ -187,26 +187,41 @@ describe("AdaptiveConcurrencyLimit", () => {
     expect(limit.limit).toBe(4);
   });
 
-  it("settles near the concurrency a CPU-bound server can use, and shrinks when latency rises", () => {
+  it("shrinks when latency jumps past twice its long-term average, by at most half a window at a time", () => {
     const clock = new FakeClock();
-    const limit = new AdaptiveConcurrencyLimit({ initial: 4, min: 1, max: 256 }, clock.read);
-    // One core, 2 ms of CPU per call: latency grows with every call beyond the first.
-    drive(limit, clock, (l) => 2 * Math.max(1, l), 200);
-    expect(limit.limit).toBeGreaterThanOrEqual(2);
-    expect(limit.limit).toBeLessThanOrEqual(12);
-    // The database slows down 10x: the limit does not run away.
-    drive(limit, clock, (l) => 20 * Math.max(1, l), 100);
-    expect(limit.limit).toBeLessThanOrEqual(12);
+    const limit = new AdaptiveConcurrencyLimit({ initial: 32, min: 2, max: 64 }, clock.read);
+    drive(limit, clock, () => 5, 100);
+    const settled = limit.limit;
+    // The database slows down 10x: the limit shrinks window by window.
+    drive(limit, clock, () => 50, 1);
+    expect(limit.limit).toBeLessThan(settled);
+    expect(limit.limit).toBeGreaterThanOrEqual(Math.floor(settled * 0.9));
+    drive(limit, clock, () => 50, 5);
+    expect(limit.limit).toBeLessThan(settled * 0.75);
   });
 
-  it("recovers after an overload episode: a stale floor is forgotten", () => {
+  it("does not shrink under latency that rose and stays (the event loop shared with refusals): it is the new normal", () => {
+    const clock = new FakeClock();
+    const limit = new AdaptiveConcurrencyLimit({ initial: 8, min: 2, max: 32 }, clock.read);
+    drive(limit, clock, () => 3, 50);
+    // Latency creeps up 3x over two seconds and stays there.
+    for (let step = 1; step <= 20; step++) drive(limit, clock, () => 3 + (6 * step) / 20, 1);
+    drive(limit, clock, () => 9, 100);
+    expect(limit.limit).toBe(32);
+    expect(limit.longRttMs).toBeCloseTo(9, 0);
+  });
+
+  it("recovers after an overload episode: the long-term average comes back down and the limit grows again", () => {
     const clock = new FakeClock();
     const limit = new AdaptiveConcurrencyLimit({ initial: 16, min: 1, max: 64 }, clock.read);
-    drive(limit, clock, () => 50, 50);
+    drive(limit, clock, () => 5, 50);
+    const before = limit.limit;
+    drive(limit, clock, () => 80, 10);
     const squeezed = limit.limit;
+    expect(squeezed).toBeLessThan(before * 0.75);
     drive(limit, clock, () => 5, 100);
-    expect(limit.limit).toBeGreaterThanOrEqual(squeezed);
-    expect(limit.minRttMs).toBe(5);
+    expect(limit.limit).toBeGreaterThan(squeezed);
+    expect(limit.longRttMs).toBeLessThan(10);
   });
 });
 
@@ -230,8 +245,8 @@ describe("AdmissionController's drain rate", () => {
     // One call hangs for 2 s: the latency average jumps, the measured rate stands.
     clock.advance(2_000);
     running.release!();
-    // Position ~3 at 100/s is ~30 ms away: a 500 ms deadline (400 ms less the ~200 ms average) still queues;
+    // Position ~3 at 100/s is ~30 ms away: a 1 s deadline (400 ms less the ~200 ms average) still queues;
     // by the latency average alone it would be ~600 ms away.
-    expect(acquire(500).refused).toBeUndefined();
+    expect(acquire(1_000).refused).toBeUndefined();
   });
 });
