@@ -98,73 +98,68 @@ type ImplFn = (request: any, context: HandlerContext) => any;
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
 
 function grpcHandler(pipeline: CallPipeline, ref: MethodRef, method: DescMethod, fn: ImplFn): grpc.UntypedHandleCall {
+  const serve = (call: AnyCall, body: (ctx: CallContext, context: HandlerContext) => Promise<void>, fail: (status: Partial<grpc.StatusObject>) => void) => {
+    const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
+    void pipeline.run(ctx, async () => {
+      try {
+        await pipeline.authenticate(ctx);
+        await body(ctx, context);
+        pipeline.succeed(ctx);
+      } catch (error) {
+        fail(statusOf(pipeline.fail(ctx, error)));
+      } finally {
+        dispose();
+      }
+    });
+  };
   switch (method.methodKind) {
     case "unary":
-      return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
-        void pipeline.run(ctx, async () => {
-          try {
-            await pipeline.authenticate(ctx);
+      return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+        serve(
+          call,
+          async (ctx, context) => {
             const request = decoded(call.request);
             pipeline.authorize(ctx, request);
             const response = await fn(request, context);
             call.sendMetadata(metadataOf(context.responseHeader));
             callback(null, response, trailersOf(context.responseTrailer));
-            pipeline.succeed(ctx);
-          } catch (error) {
-            callback(statusOf(pipeline.fail(ctx, error)));
-          } finally {
-            dispose();
-          }
-        });
-      };
+          },
+          (status) => callback(status),
+        );
     case "server_streaming":
-      return (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
-        void pipeline.run(ctx, async () => {
-          try {
-            await pipeline.authenticate(ctx);
+      return (call: grpc.ServerWritableStream<unknown, unknown>) =>
+        serve(
+          call,
+          async (ctx, context) => {
             const request = decoded(call.request);
             pipeline.authorize(ctx, request);
             call.sendMetadata(metadataOf(context.responseHeader));
-            for await (const message of fn(request, context) as AsyncIterable<unknown>) {
-              if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
-            }
+            await writeAll(call, fn(request, context) as AsyncIterable<unknown>);
             call.end(trailersOf(context.responseTrailer));
-            pipeline.succeed(ctx);
-          } catch (error) {
-            call.emit("error", statusOf(pipeline.fail(ctx, error)));
-          } finally {
-            dispose();
-          }
-        });
-      };
+          },
+          (status) => call.emit("error", status),
+        );
     default:
-      return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-        const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
-        void pipeline.run(ctx, async () => {
-          try {
-            await pipeline.authenticate(ctx);
+      return (call: grpc.ServerDuplexStream<unknown, unknown>) =>
+        serve(
+          call,
+          async (ctx, context) => {
             pipeline.authorize(ctx, undefined);
             call.sendMetadata(metadataOf(context.responseHeader));
-            const requests = decodedStream(call);
-            const responses = fn(requests, context);
-            if (method.methodKind === "client_streaming") {
-              call.write(await responses);
-            } else {
-              for await (const message of responses as AsyncIterable<unknown>) {
-                if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
-              }
-            }
+            const responses = fn(decodedStream(call), context);
+            if (method.methodKind === "client_streaming") call.write(await responses);
+            else await writeAll(call, responses as AsyncIterable<unknown>);
             call.end(trailersOf(context.responseTrailer));
-            pipeline.succeed(ctx);
-          } catch (error) {
-            call.emit("error", statusOf(pipeline.fail(ctx, error)));
-          } finally {
-            dispose();
-          }
-        });
-      };
+          },
+          (status) => call.emit("error", status),
+        );
+  }
+}
+
+/** writeAll writes every message, waiting for the stream to drain when its buffer is full. */
+async function writeAll(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, messages: AsyncIterable<unknown>) {
+  for await (const message of messages) {
+    if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
   }
 }
 

@@ -226,6 +226,28 @@ describe("AdaptiveConcurrencyLimit", () => {
 });
 
 describe("AdmissionController's drain rate", () => {
+  it("before the queue has drained for long, trusts the long-term latency over a per-call average a burst inflated", () => {
+    const { clock, acquire } = harness({ maxConcurrency: 2, initialConcurrency: 2 });
+    // Steady traffic, never queued: pairs of 10 ms calls for a second.
+    for (let i = 0; i < 100; i++) {
+      const pair = [acquire(), acquire()];
+      clock.advance(10);
+      pair.forEach((o) => o.release!());
+    }
+    // A burst's first call is slow (2 s): the latency average jumps to ~200 ms.
+    const slow = acquire();
+    const other = acquire();
+    clock.advance(10);
+    other.release!();
+    clock.advance(1_990);
+    slow.release!();
+    const busy = [acquire(), acquire()];
+    // By the long-term 10 ms, position 3 is ~15 ms away: a 1 s deadline (400 ms less the ~200 ms average)
+    // queues it; by the per-call average (2 per ~200 ms) it would be ~300 ms away: refused.
+    expect([acquire(1_000), acquire(1_000), acquire(1_000)].map((o) => o.refused)).toEqual([undefined, undefined, undefined]);
+    busy.forEach((o) => o.release!());
+  });
+
   it("trusts the rate the queue drained at while saturated over the latency average, so one slow call does not refuse those who would be served", () => {
     const { clock, acquire } = harness({ maxConcurrency: 1, initialConcurrency: 1 });
     for (let i = 0; i < 5; i++) {
