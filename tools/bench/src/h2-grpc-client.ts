@@ -1,4 +1,5 @@
 import * as net from "node:net";
+import { Code } from "@connectrpc/connect";
 import hpack from "hpack.js";
 
 /**
@@ -55,12 +56,6 @@ export function grpcFrame(message: Uint8Array): Buffer {
   frame.set(message, 5);
   return frame;
 }
-
-// gRPC status codes.
-const UNKNOWN = 2;
-const DEADLINE_EXCEEDED = 4;
-const UNAVAILABLE = 14;
-const INTERNAL = 13;
 
 // HTTP/2 (RFC 9113).
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -132,8 +127,8 @@ class Connection {
       this.#socket.once("connect", () => resolve());
       this.#socket.once("error", reject);
     });
-    this.#socket.on("error", () => this.#fail(UNAVAILABLE));
-    this.#socket.on("close", () => this.#fail(UNAVAILABLE));
+    this.#socket.on("error", () => this.#fail(Code.Unavailable));
+    this.#socket.on("close", () => this.#fail(Code.Unavailable));
     this.#socket.on("data", (chunk: Buffer) => this.#read(chunk));
     const settings = Buffer.alloc(12);
     settings.writeUInt16BE(SETTINGS_ENABLE_PUSH, 0);
@@ -161,7 +156,7 @@ class Connection {
       pushbackMs: undefined,
       settled: false,
     };
-    if (this.#closed) return this.#settle(call, UNAVAILABLE);
+    if (this.#closed) return this.#settle(call, Code.Unavailable);
     this.#byDeadline.push(call);
     this.#waiting.push(call);
     this.#startWaiting();
@@ -272,7 +267,7 @@ class Connection {
         this.#streams.delete(streamId);
         const code = payload.readUInt32BE(0);
         // REFUSED_STREAM: not processed, retriable, as grpc-js reports it.
-        this.#settle(call, call.status ?? (code === REFUSED_STREAM ? UNAVAILABLE : INTERNAL));
+        this.#settle(call, call.status ?? (code === REFUSED_STREAM ? Code.Unavailable : Code.Internal));
         return;
       }
       case SETTINGS: {
@@ -294,12 +289,10 @@ class Connection {
         for (const [id, call] of this.#streams) {
           if (id > lastStreamId) {
             this.#streams.delete(id);
-            this.#settle(call, UNAVAILABLE);
+            this.#settle(call, Code.Unavailable);
           }
         }
-        for (let i = this.#waitingHead; i < this.#waiting.length; i++) this.#settle(this.#waiting[i]!, UNAVAILABLE);
-        this.#waiting = [];
-        this.#waitingHead = 0;
+        this.#settleWaiting(Code.Unavailable);
         return;
       }
       case WINDOW_UPDATE:
@@ -326,7 +319,7 @@ class Connection {
     }
     // A non-gRPC answer (no grpc-status): what a gRPC client makes of the HTTP status.
     if (call !== undefined && httpStatus !== 0 && httpStatus !== 200 && call.status === undefined) {
-      call.status = httpStatus === 503 || httpStatus === 429 ? UNAVAILABLE : UNKNOWN;
+      call.status = httpStatus === 503 || httpStatus === 429 ? Code.Unavailable : Code.Unknown;
     }
     if (this.#headerEndsStream) this.#endStream(this.#headerStream);
   }
@@ -335,7 +328,7 @@ class Connection {
     const call = this.#streams.get(streamId);
     if (call === undefined) return;
     this.#streams.delete(streamId);
-    this.#settle(call, call.status ?? UNKNOWN);
+    this.#settle(call, call.status ?? Code.Unknown);
   }
 
   #expire(): void {
@@ -351,7 +344,7 @@ class Connection {
         code.writeUInt32BE(CANCEL, 0);
         this.#frame(RST_STREAM, 0, call.streamId, code);
       }
-      this.#settle(call, DEADLINE_EXCEEDED);
+      this.#settle(call, Code.DeadlineExceeded);
     }
     if (this.#deadlineHead > 4096 && this.#deadlineHead * 2 > calls.length) {
       this.#byDeadline = calls.slice(this.#deadlineHead);
@@ -371,6 +364,11 @@ class Connection {
     clearInterval(this.#sweeper);
     for (const call of this.#streams.values()) this.#settle(call, code);
     this.#streams.clear();
+    this.#settleWaiting(code);
+  }
+
+  // Calls not yet sent end with `code`.
+  #settleWaiting(code: number): void {
     for (let i = this.#waitingHead; i < this.#waiting.length; i++) this.#settle(this.#waiting[i]!, code);
     this.#waiting = [];
     this.#waitingHead = 0;

@@ -235,8 +235,9 @@ export class AdmissionController {
   #expectedWaitMs(position: number): number {
     const limit = this.#limit.limit;
     if (this.#latencyMs === 0) return (position * COLD_LATENCY_MS) / limit;
+    const now = this.#clock();
     const oldest = this.#saturatedRates[0];
-    if (oldest !== undefined && this.#clock() - oldest.at > RATE_MEMORY_MS) this.#forgetOldRates(this.#clock());
+    if (oldest !== undefined && now - oldest.at > RATE_MEMORY_MS) this.#forgetOldRates(now);
     // Until the queue has drained for three windows, Little's law over the
     // calls in flight, with the limit's long-term latency average: a burst
     // of arrivals slows its first calls (they wait for the loop to take the

@@ -49,7 +49,6 @@ export class AdaptiveConcurrencyLimit {
   #windowMaxInFlight = 0;
   #windows = 0;
   #longRttMs = 0;
-  #lastRttMs = 0;
 
   constructor(options: ConcurrencyLimitOptions, clock: Clock) {
     if (options.min < 1 || options.max < options.min) throw new RangeError("need 1 <= min <= max");
@@ -62,11 +61,6 @@ export class AdaptiveConcurrencyLimit {
   /** limit is how many calls may be in flight now. */
   get limit(): number {
     return Math.floor(this.#limit);
-  }
-
-  /** rttMs is the mean latency of the last closed window (0 before the first). */
-  get rttMs(): number {
-    return this.#lastRttMs;
   }
 
   /** longRttMs is the long-term latency average the last window is judged against (0 before the first window). */
@@ -91,7 +85,6 @@ export class AdaptiveConcurrencyLimit {
     this.#windowSamples = 0;
     this.#windowSumMs = 0;
     this.#windowMaxInFlight = 0;
-    this.#lastRttMs = rtt;
     // A plain mean over the first windows, then an exponential average.
     this.#windows++;
     const weight = Math.max(1 / this.#windows, 2 / (LONG_WINDOWS + 1));
