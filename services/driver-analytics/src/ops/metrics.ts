@@ -160,6 +160,15 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
     },
   });
   new Gauge({
+    name: "driver_analytics_admission_wait_estimate_scale",
+    help: "What queue-wait estimates by Little's law are scaled by, learnt from waits while they were pessimistic (1: as estimated).",
+    registers: [registry],
+    collect() {
+      const admission = sources.admission();
+      if (admission !== undefined) this.set(admission.stats().littleBias);
+    },
+  });
+  new Gauge({
     name: "driver_analytics_event_loop_delay_seconds",
     help: "The event loop's mean delay over the last 100 ms, which admission control refuses new calls above.",
     registers: [registry],

@@ -181,6 +181,8 @@ describe("operations surface", () => {
       expect(metricValue(text, 'driver_analytics_shed_total{reason="queue-full"}')).toBe(0);
       expect(metricValue(text, "driver_analytics_db_connection_errors_total")).toBe(0);
       expect(metricValue(text, 'driver_analytics_admission{state="in_flight"}')).toBe(0);
+      // Nothing has queued: wait estimates are as Little's law gives them.
+      expect(metricValue(text, "driver_analytics_admission_wait_estimate_scale")).toBe(1);
       expect(metricValue(text, "driver_analytics_database_up")).toBe(1);
     });
 

@@ -1,6 +1,13 @@
 // Admission rules on a hand-driven clock: no server, no real timers.
 import { describe, expect, it } from "vitest";
-import { AdmissionController, defaultAdmissionOptions, type AdmissionOptions, type Release, type ShedReason } from "./admission-controller.js";
+import {
+  AdmissionController,
+  defaultAdmissionOptions,
+  queueBudgetMs,
+  type AdmissionOptions,
+  type Release,
+  type ShedReason,
+} from "./admission-controller.js";
 import { AdaptiveConcurrencyLimit } from "./concurrency-limit.js";
 
 class FakeClock {
@@ -14,6 +21,8 @@ class FakeClock {
 interface Outcome {
   release?: Release;
   refused?: ShedReason;
+  /** For specs that step through a queue: this call was already counted as running. */
+  done?: boolean;
 }
 
 function harness(options: Partial<AdmissionOptions> = {}, loopDelay = () => 0) {
@@ -73,9 +82,10 @@ describe("AdmissionController", () => {
     const { acquire } = harness();
     acquire();
     acquire();
-    // Two slots: position n waits ~25n ms. A 200 ms deadline allows 80 ms: three fit, the fourth does not.
-    expect([acquire(200), acquire(200), acquire(200)].map((o) => o.refused)).toEqual([undefined, undefined, undefined]);
-    expect(acquire(200).refused).toBe("deadline");
+    // Two slots: position n waits ~25n ms. A 2 s deadline allows 480 ms: 19 fit, the 20th does not.
+    const queued = Array.from({ length: 19 }, () => acquire(2_000));
+    expect(queued.every((o) => o.refused === undefined)).toBe(true);
+    expect(acquire(2_000).refused).toBe("deadline");
   });
 
   it("refuses on arrival a call the queue cannot serve within its deadline's share, queues one it can", () => {
@@ -89,9 +99,9 @@ describe("AdmissionController", () => {
     expect(shed).toEqual([]);
     acquire();
     acquire();
-    // Position 1 waits ~50 ms: a 1 s deadline allows 400 ms of waiting.
+    // Position 1 waits ~50 ms: a 1 s deadline allows 100 ms of waiting (its floor, a tenth).
     expect(acquire(1_000).refused).toBeUndefined();
-    // Position 2 waits ~100 ms: a 200 ms deadline allows only 80 ms.
+    // Position 2 waits ~100 ms: a 200 ms deadline allows only 20 ms.
     expect(acquire(200).refused).toBe("deadline");
     // No deadline: maxQueueWaitMs decides.
     expect(acquire().refused).toBeUndefined();
@@ -153,6 +163,55 @@ describe("AdmissionController", () => {
     running.release!();
     expect(fresh.release).toBeDefined();
     expect(second.release).toBeUndefined();
+  });
+
+  it("lets a call wait what leaves it time to finish within half its deadline, after the estimate's error", () => {
+    // (0.5 x deadline - running time - 400 ms) / 1.25, and never under a tenth of the deadline.
+    expect(queueBudgetMs(2_000, 30)).toBeCloseTo(456);
+    expect(queueBudgetMs(20_000, 30)).toBeCloseTo(7_656);
+    expect(queueBudgetMs(500, 30)).toBeCloseTo(50);
+    expect(queueBudgetMs(Infinity, 30)).toBe(Infinity);
+  });
+
+  it("scales Little's law down while waiters wait less than it estimated, and never up", () => {
+    // Calls take 100 ms, two at a time: by Little's law, position n waits 50n ms.
+    const taught = () => {
+      const h = harness({ maxQueueWaitMs: 60_000 });
+      for (let i = 0; i < 10; i++) {
+        const pair = [h.acquire(), h.acquire()];
+        h.clock.advance(100);
+        pair.forEach((o) => o.release!());
+      }
+      return h;
+    };
+    // 40 waiters queue behind two calls; each call takes `callMs`, and all but every
+    // `keepEvery`-th waiter go away (so those left wait less than estimated). Done in
+    // under three rate windows, so Little's law still estimates.
+    const drain = (h: ReturnType<typeof taught>, callMs: number, keepEvery: number) => {
+      const running = [h.acquire(), h.acquire()];
+      const waiting = Array.from({ length: 40 }, () => h.acquire(60_000));
+      waiting.forEach((o, i) => (i + 1) % keepEvery !== 0 && o.withdraw());
+      while (running.length > 0) {
+        h.clock.advance(callMs / 2);
+        running.shift()!.release!();
+        for (const o of waiting) if (o.release !== undefined && !o.done) running.push(Object.assign(o, { done: true }));
+      }
+    };
+    // Of 30 calls with a 4 s deadline (1.2 s of waiting: position 24 by the raw estimate), how many queue.
+    const queuedOf30 = (h: ReturnType<typeof taught>) => {
+      h.acquire();
+      h.acquire();
+      return Array.from({ length: 30 }, () => h.acquire(4_000)).filter((o) => o.refused === undefined).length;
+    };
+    expect(queuedOf30(taught())).toBe(24);
+    const quick = taught();
+    drain(quick, 100, 4);
+    expect(quick.controller.stats().littleBias).toBeLessThan(0.8);
+    expect(queuedOf30(quick)).toBe(30);
+    // Waiters that waited three times the estimate leave it as it was.
+    const slow = taught();
+    drain(slow, 300, 1);
+    expect(slow.controller.stats().littleBias).toBe(1);
   });
 
   it("defaults start at the pool size and allow up to 8 per connection", () => {
@@ -242,8 +301,8 @@ describe("AdmissionController's drain rate", () => {
     clock.advance(1_990);
     slow.release!();
     const busy = [acquire(), acquire()];
-    // By the long-term 10 ms, position 3 is ~15 ms away: a 1 s deadline (400 ms less the ~200 ms average)
-    // queues it; by the per-call average (2 per ~200 ms) it would be ~300 ms away: refused.
+    // By the long-term 10 ms, position 3 is ~15 ms away: a 1 s deadline (100 ms of waiting) queues it;
+    // by the per-call average (2 per ~200 ms) it would be ~300 ms away: refused.
     expect([acquire(1_000), acquire(1_000), acquire(1_000)].map((o) => o.refused)).toEqual([undefined, undefined, undefined]);
     busy.forEach((o) => o.release!());
   });
@@ -267,7 +326,7 @@ describe("AdmissionController's drain rate", () => {
     // One call hangs for 2 s: the latency average jumps, the measured rate stands.
     clock.advance(2_000);
     running.release!();
-    // Position ~3 at 100/s is ~30 ms away: a 1 s deadline (400 ms less the ~200 ms average) still queues;
+    // Position ~3 at 100/s is ~30 ms away: a 1 s deadline (100 ms of waiting) still queues;
     // by the latency average alone it would be ~600 ms away.
     expect(acquire(1_000).refused).toBeUndefined();
   });

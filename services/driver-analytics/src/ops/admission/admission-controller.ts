@@ -44,6 +44,8 @@ export interface AdmissionStats {
   latencyMs: number;
   /** The long-term latency average the limit judges the latest against (ms); 0 before the first. */
   longLatencyMs: number;
+  /** What Little's-law wait estimates are scaled by (at most 1: see LITTLE_BIAS_WEIGHT). */
+  littleBias: number;
   eventLoopDelayMs: number;
 }
 
@@ -51,19 +53,29 @@ interface Waiter {
   admission: Admission;
   enqueuedAt: number;
   expiresAt: number;
+  /** Its wait by Little's law, unscaled (0: the measured drain rate estimated it). */
+  littleWaitMs: number;
   settled: boolean;
 }
 
-// A call is queued only if it is expected to be admitted within this share
-// of its remaining deadline, less its expected running time; it gives up
-// (refused, queue-timeout) only when it could no longer finish in time. At
-// 2 s (the open-loop benchmark) that is 0.8 s of waiting, so admitted calls
-// finish near half their deadline; at ghz's 20 s, 8 s, twice what a crowd
-// of 10,000 closed-loop clients waits here (the stream limit holds 4,000 of
-// them at the server, the rest wait in their client). 0.8 queued so deep in
-// the open loop that 12-25% of calls missed their deadline; 0.3 refused
-// that crowd, whose refused calls come back at once, into a spiral.
-const DEADLINE_SHARE_TO_QUEUE = 0.4;
+// A call is queued only if it is expected to be admitted in time to finish
+// within this share of its remaining deadline (it gives up, refused as
+// queue-timeout, only when it could no longer finish at all). The estimate
+// errs both ways: by a few hundred ms in absolute terms (a GC pause, a stall
+// of the loop, the 250 ms windows the rate is measured over) and by a
+// quarter of itself (the drain rate swings that much from second to second
+// on a shared machine), so the wait allowed is what is left after the
+// call's running time and that error. At 2 s (the open-loop benchmark) that
+// is 0.45 s, and admitted calls' p99 stays under 1 s; at ghz's 20 s, 7.7 s,
+// twice what a crowd of 10,000 closed-loop clients waits here (the stream
+// limit holds 4,000 of them at the server, the rest wait in their client).
+// A plain 40% of the deadline let admitted calls reach 1.1-1.7 s of 2 s, 25%
+// left that crowd a thin margin, and 80% queued so deep that 12-25% of
+// calls missed their deadline. Short deadlines still queue a tenth of it.
+const FINISH_WITHIN_SHARE_OF_DEADLINE = 0.5;
+const WAIT_ESTIMATE_SLACK_MS = 400;
+const WAIT_ESTIMATE_ERROR = 0.25;
+const MIN_QUEUE_SHARE_OF_DEADLINE = 0.1;
 // Weight of the newest call in the latency average.
 const LATENCY_EWMA_WEIGHT = 0.1;
 const SWEEP_INTERVAL_MS = 25;
@@ -78,6 +90,17 @@ const LIFO_AFTER_SHARE_OF_PATIENCE = 0.9;
 // would have been served (a refused closed-loop caller is an error).
 const RATE_WINDOW_MS = 250;
 const RATE_MEMORY_MS = 5_000;
+// Until the drain rate is measured, Little's law is checked against what
+// admitted waiters really waited: the ratio (an average over about 1/weight
+// admissions) scales its next estimates down while they were pessimistic (a
+// cold process, whose limit and JIT grow faster than measured, waited a
+// quarter of what it estimated). Never up: estimates scaled up refused a
+// crowd of closed-loop clients, whose refused calls came straight back and
+// slowed the queue further, until most calls were refused. Estimates under
+// the floor are too short to judge by.
+const LITTLE_BIAS_WEIGHT = 0.05;
+const LITTLE_BIAS_MIN_ESTIMATE_MS = 20;
+const LITTLE_BIAS_RANGE = [0.25, 1] as const;
 
 export interface AdmissionDeps {
   clock?: Clock;
@@ -99,7 +122,8 @@ export interface AdmissionDeps {
  *   its budget: a share of its deadline, at most maxQueueWaitMs. The expected
  *   wait is its position over the drain rate: the median rate the queue was
  *   measured to drain at over the last seconds, or, until that is known,
- *   limit / mean latency (Little's law over the calls in flight). Otherwise
+ *   limit / mean latency (Little's law over the calls in flight), scaled
+ *   down while recent waiters waited less than it said. Otherwise
  *   it is refused on arrival, before its body is read or its token
  *   verified, so a refusal costs a fraction of a call (a fifth, measured)
  *   and goodput holds near capacity under more offered load.
@@ -135,6 +159,8 @@ export class AdmissionController {
   // The median of #saturatedRates (0: fewer than three), kept as they change:
   // acquire runs for every refused call too, and must not sort.
   #medianRatePerMs = 0;
+  // Actual over Little's-law wait, averaged over recent FIFO admissions it estimated.
+  #littleBias = 1;
 
   constructor(options: AdmissionOptions, deps: AdmissionDeps = {}) {
     if (options.maxConcurrency < 1) throw new RangeError("maxConcurrency must be at least 1");
@@ -160,6 +186,7 @@ export class AdmissionController {
       limit: this.#limit.limit,
       latencyMs: this.#latencyMs,
       longLatencyMs: this.#limit.longRttMs,
+      littleBias: this.#littleBias,
       eventLoopDelayMs: this.#eventLoopDelayMs(),
     };
   }
@@ -186,11 +213,12 @@ export class AdmissionController {
     }
     if (this.#queued >= this.#options.maxQueue) return this.#refuseNow(admission, "queue-full");
     const deadlineMs = timeoutMs ?? Infinity;
-    const budgetMs = Math.min(
-      this.#options.maxQueueWaitMs,
-      deadlineMs * DEADLINE_SHARE_TO_QUEUE - this.#latencyMs,
-    );
-    const expectedWaitMs = this.#expectedWaitMs(this.#queued + 1);
+    const budgetMs = Math.min(this.#options.maxQueueWaitMs, queueBudgetMs(deadlineMs, this.#latencyMs));
+    const position = this.#queued + 1;
+    const medianPerMs = this.#medianDrainRatePerMs();
+    // Little's law is scaled by what it has lately got wrong; the measured rate is not.
+    const littleWaitMs = medianPerMs > 0 ? 0 : this.#littleWaitMs(position);
+    const expectedWaitMs = medianPerMs > 0 ? position / medianPerMs : littleWaitMs * this.#littleBias;
     if (expectedWaitMs > budgetMs) return this.#refuseNow(admission, "deadline");
     const patienceMs = Math.max(budgetMs, Math.min(this.#options.maxQueueWaitMs, deadlineMs - this.#latencyMs));
 
@@ -199,6 +227,7 @@ export class AdmissionController {
       admission,
       enqueuedAt: now,
       expiresAt: now + patienceMs,
+      littleWaitMs,
       settled: false,
     };
     this.#queue.push(waiter);
@@ -228,24 +257,27 @@ export class AdmissionController {
     this.#compact();
   }
 
-  // The expected wait of the call at `position` in the queue. Before any
-  // call has finished nothing is known: a cold process assumes its calls
-  // take COLD_LATENCY_MS, pessimistic for this service (a warm call takes
-  // 1-10 ms), so it queues modestly rather than refusing its first callers.
-  #expectedWaitMs(position: number): number {
+  // The median rate the queue drained at while saturated, over the last
+  // seconds (0 until three windows were measured).
+  #medianDrainRatePerMs(): number {
+    const oldest = this.#saturatedRates[0];
+    if (oldest !== undefined && this.#clock() - oldest.at > RATE_MEMORY_MS) this.#forgetOldRates(this.#clock());
+    return this.#medianRatePerMs;
+  }
+
+  // The wait of the call at `position` in the queue by Little's law over the
+  // calls in flight, with the limit's long-term latency average: a burst of
+  // arrivals slows its first calls (they wait for the loop to take the burst
+  // in), and the per-call average jumps with them; by it, 83 of 10,000
+  // closed-loop clients arriving at once were refused. Before any call has
+  // finished nothing is known: a cold process assumes its calls take
+  // COLD_LATENCY_MS, pessimistic for this service (a warm call takes 1-10
+  // ms), so it queues modestly rather than refusing its first callers.
+  #littleWaitMs(position: number): number {
     const limit = this.#limit.limit;
     if (this.#latencyMs === 0) return (position * COLD_LATENCY_MS) / limit;
-    const now = this.#clock();
-    const oldest = this.#saturatedRates[0];
-    if (oldest !== undefined && now - oldest.at > RATE_MEMORY_MS) this.#forgetOldRates(now);
-    // Until the queue has drained for three windows, Little's law over the
-    // calls in flight, with the limit's long-term latency average: a burst
-    // of arrivals slows its first calls (they wait for the loop to take the
-    // burst in), and the per-call average jumps with them; by it, 83 of
-    // 10,000 closed-loop clients arriving at once were refused.
     const latencyMs = this.#limit.longRttMs > 0 ? this.#limit.longRttMs : this.#latencyMs;
-    const perMs = this.#medianRatePerMs > 0 ? this.#medianRatePerMs : limit / latencyMs;
-    return position / perMs;
+    return (position * latencyMs) / limit;
   }
 
   #forgetOldRates(now: number): void {
@@ -291,29 +323,37 @@ export class AdmissionController {
 
   #admitWaiting(): void {
     while (this.#queued > 0 && this.#inFlight < this.#limit.limit) {
-      const waiter = this.#next();
-      if (waiter === undefined) return;
+      const now = this.#clock();
+      const next = this.#next(now);
+      if (next === undefined) return;
+      const { waiter, inOrder } = next;
       waiter.settled = true;
       this.#queued--;
       this.#inFlight++;
-      const now = this.#clock();
-      this.#observer.onAdmit?.(now - waiter.enqueuedAt);
+      const waitedMs = now - waiter.enqueuedAt;
+      // Only calls served in arrival order waited what the estimate predicts.
+      if (inOrder && waiter.littleWaitMs >= LITTLE_BIAS_MIN_ESTIMATE_MS) this.#learnLittleBias(waitedMs / waiter.littleWaitMs);
+      this.#observer.onAdmit?.(waitedMs);
       waiter.admission.admit(this.#releaser(now));
     }
     this.#compact();
   }
 
+  #learnLittleBias(observed: number): void {
+    const [low, high] = LITTLE_BIAS_RANGE;
+    this.#littleBias = Math.min(high, Math.max(low, this.#littleBias + LITTLE_BIAS_WEIGHT * (observed - this.#littleBias)));
+  }
+
   /** #next is the oldest live waiter, or the newest once the oldest has used most of its patience. */
-  #next(): Waiter | undefined {
+  #next(now: number): { waiter: Waiter; inOrder: boolean } | undefined {
     while (this.#head < this.#queue.length && this.#queue[this.#head]!.settled) this.#head++;
     const oldest = this.#queue[this.#head];
     if (oldest === undefined) return undefined;
-    const now = this.#clock();
     const behind = now - oldest.enqueuedAt > LIFO_AFTER_SHARE_OF_PATIENCE * (oldest.expiresAt - oldest.enqueuedAt);
-    if (!behind) return oldest;
+    if (!behind) return { waiter: oldest, inOrder: true };
     while (this.#queue.length > this.#head) {
       const newest = this.#queue.pop()!;
-      if (!newest.settled) return newest;
+      if (!newest.settled) return { waiter: newest, inOrder: false };
     }
     return undefined;
   }
@@ -343,6 +383,13 @@ export class AdmissionController {
 }
 
 function noop(): void {}
+
+/** queueBudgetMs: how long a call with this deadline may be expected to wait (see FINISH_WITHIN_SHARE_OF_DEADLINE). */
+export function queueBudgetMs(deadlineMs: number, latencyMs: number): number {
+  const finishBy = FINISH_WITHIN_SHARE_OF_DEADLINE * deadlineMs - latencyMs - WAIT_ESTIMATE_SLACK_MS;
+  return Math.max(MIN_QUEUE_SHARE_OF_DEADLINE * deadlineMs, finishBy / (1 + WAIT_ESTIMATE_ERROR));
+}
+
 
 /**
  * defaultAdmissionOptions derives the limits from the pool size. The limit
