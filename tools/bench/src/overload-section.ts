@@ -6,6 +6,8 @@ import type { ServerProcess } from "./server-process.js";
 /** OverloadPlan: the sizes of issue 15's proof; --quick shrinks only durations. */
 export interface OverloadPlan {
   measureMs: number;
+  /** How long each row's own capacity is measured for, just before it. */
+  capacityMs: number;
   levels: number[];
   deadlineMs: number;
   connections: number;
@@ -15,6 +17,7 @@ export interface OverloadPlan {
 
 export const FULL_OVERLOAD_PLAN: Omit<OverloadPlan, "drivers"> = {
   measureMs: 10_000,
+  capacityMs: 4_000,
   levels: [0.8, 1.5, 2, 4],
   deadlineMs: 2_000,
   connections: 16,
@@ -23,6 +26,7 @@ export const FULL_OVERLOAD_PLAN: Omit<OverloadPlan, "drivers"> = {
 
 export const QUICK_OVERLOAD_PLAN: Omit<OverloadPlan, "drivers"> = {
   measureMs: 1_500,
+  capacityMs: 1_000,
   levels: [0.8, 2, 4],
   deadlineMs: 2_000,
   connections: 4,
@@ -35,21 +39,24 @@ export interface ServerUnderTest {
   start: () => Promise<ServerProcess>;
 }
 
-interface LevelRow {
-  workload: OpenLoopWorkload;
-  level: string;
+/** A row and the capacity it is a multiple of: measured just before it (the machine drifts within a run). */
+interface Measured {
   capacity: number;
   summary: OpenLoopSummary;
 }
 
+interface LevelRow extends Measured {
+  workload: OpenLoopWorkload;
+  level: string;
+}
+
 export interface OverloadResult {
   server: string;
-  capacity: Record<OpenLoopWorkload, number>;
   rows: LevelRow[];
-  coldStart: OpenLoopSummary;
-  recoveryFirst: OpenLoopSummary;
-  recoverySecond: OpenLoopSummary;
-  retryStorm: OpenLoopSummary;
+  coldStart: Measured;
+  recoveryFirst: Measured;
+  recoverySecond: Measured;
+  retryStorm: Measured;
   closedLoop: Report;
   serverCpuPerCallUs: Record<string, number>;
 }
@@ -128,43 +135,56 @@ export async function runOverload(
         })
       ).okPerSecond;
     await capacityOf("mixed", Math.min(3_000, plan.measureMs));
-    const capacity = { stats: await capacityOf("stats", plan.measureMs), mixed: await capacityOf("mixed", plan.measureMs) };
-    log(`  ${target.name.padEnd(10)} capacity (closed loop, 200 in flight): GetStats ${Math.round(capacity.stats)}/s, mixed ${Math.round(capacity.mixed)}/s`);
+    // Each row is offered a multiple of the capacity measured just before it:
+    // this machine's speed drifts by tens of percent within a run, and a rate
+    // from minutes earlier made a 0.8x row an overload (or a 2x row 1.5x).
+    const freshCapacity = async (workload: OpenLoopWorkload) => {
+      const measured = await capacityOf(workload, plan.capacityMs);
+      log(`  ${target.name.padEnd(10)} capacity now: ${workload} ${Math.round(measured)}/s`);
+      await pause(500);
+      return measured;
+    };
     const rows: LevelRow[] = [];
     for (const workload of ["stats", "mixed"] as const) {
       for (const level of plan.levels) {
-        const rate = level * capacity[workload];
-        const records = await open(`${workload} ${level}x`, workload, () => rate, plan.measureMs);
-        rows.push({ workload, level: `${level}x`, capacity: capacity[workload], summary: summarize(records) });
+        const rowCapacity = await freshCapacity(workload);
+        const records = await open(`${workload} ${level}x`, workload, () => level * rowCapacity, plan.measureMs);
+        rows.push({ workload, level: `${level}x`, capacity: rowCapacity, summary: summarize(records) });
         await pause(1_000);
       }
     }
-    const retryStorm = summarize(
-      await open("retry storm 2x", "stats", () => 2 * capacity.stats, plan.measureMs, { retryRefused: true }),
-    );
+    const stormCapacity = await freshCapacity("stats");
+    const retryStorm = {
+      capacity: stormCapacity,
+      summary: summarize(await open("retry storm 2x", "stats", () => 2 * stormCapacity, plan.measureMs, { retryRefused: true })),
+    };
     await pause(1_000);
     const drop = plan.measureMs;
+    const recoveryCapacity = await freshCapacity("stats");
     const recovery = await open(
       "recovery 4x->0.8x",
       "stats",
-      (ms) => (ms < drop ? 4 : 0.8) * capacity.stats,
+      (ms) => (ms < drop ? 4 : 0.8) * recoveryCapacity,
       2 * plan.measureMs,
       { stepAtMs: drop },
     );
     const half = Math.min(5_000, plan.measureMs / 2);
-    const recoveryFirst = summarize(recovery, drop, drop + half);
-    const recoverySecond = summarize(recovery, drop + half, 2 * drop);
+    const recoveryFirst = { capacity: recoveryCapacity, summary: summarize(recovery, drop, drop + half) };
+    const recoverySecond = { capacity: recoveryCapacity, summary: summarize(recovery, drop + half, 2 * drop) };
     await pause(1_000);
     const closedLoop = await closedLoopCrowd();
     log(`  ${target.name.padEnd(10)} ${plan.closedLoopClients} closed-loop clients: ${Math.round(closedLoop.rps)}/s, errors ${closedLoop.count - (closedLoop.statusCodeDistribution.OK ?? 0)} ${errorCodes(closedLoop)}`);
 
+    // A rolling deploy: a fresh process gets its full share of the warm capacity at once.
+    const warmCapacity = await freshCapacity("stats");
     await server.stop();
-    // A rolling deploy: a fresh process gets its full share at once.
     server = await target.start();
-    const coldStart = summarize(await open("cold start 0.8x", "stats", () => 0.8 * capacity.stats, plan.measureMs));
+    const coldStart = {
+      capacity: warmCapacity,
+      summary: summarize(await open("cold start 0.8x", "stats", () => 0.8 * warmCapacity, plan.measureMs)),
+    };
     return {
       server: target.name,
-      capacity,
       rows,
       coldStart,
       recoveryFirst,
@@ -184,19 +204,19 @@ export function renderOverload(results: readonly OverloadResult[], plan: Overloa
   out.push(
     `Open loop (a gRPC client writing HTTP/2 frames itself, tools/bench/src/h2-grpc-client.ts, offering calls on a fixed schedule, ${plan.connections} connections, ` +
       `${plan.deadlineMs / 1000} s deadline, ${plan.measureMs / 1000} s per row; latency from each call's scheduled start). ` +
-      `Capacity: the same server's closed-loop rate at 200 in flight over 8 connections, with the same client, measured in this run. ` +
+      `Capacity: the same server's closed-loop rate at 200 in flight over 8 connections, with the same client, measured for ${plan.capacityMs / 1000} s just before each row (the machine's speed drifts within a run; each row is a multiple of its own, shown in the offered column). ` +
       `The generator shares the 2 cores with the server and PostgreSQL: grpc-js's client spent 364 µs of CPU per GetStats call, one on node:http2 213 µs, this one about 90 µs ` +
-      `(its lag behind its schedule is the last column: small, the figures are the server's). A busy machine drifts by tens of percent within a run: a 0.8x row may be past capacity by then.`,
+      `(its lag behind its schedule is the last column: small, the figures are the server's).`,
   );
   out.push("");
   out.push("| server | workload | offered | offered/s | goodput/s | goodput / capacity | OK | admitted p50 / p99 ms | refused | refusal p50 / p99 ms | DEADLINE_EXCEEDED | other | generator lag p99 ms |");
   out.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const r of results) {
-    for (const row of r.rows) out.push(levelLine(r.server, row.workload, `${row.level} of ${Math.round(row.capacity)}/s`, row.summary, row.capacity));
-    out.push(levelLine(r.server, "stats", "retry storm: 2x, refused calls retried once after their pushback", r.retryStorm, r.capacity.stats));
-    out.push(levelLine(r.server, "stats", "recovery: first 5 s at 0.8x after 4x", r.recoveryFirst, r.capacity.stats));
-    out.push(levelLine(r.server, "stats", "recovery: next 5 s at 0.8x", r.recoverySecond, r.capacity.stats));
-    out.push(levelLine(r.server, "stats", "cold start: 0.8x of warm capacity from the first second", r.coldStart, r.capacity.stats));
+    for (const row of r.rows) out.push(levelLine(r.server, row.workload, `${row.level} of ${Math.round(row.capacity)}/s`, row));
+    out.push(levelLine(r.server, "stats", `retry storm: 2x of ${Math.round(r.retryStorm.capacity)}/s, refused calls retried once after their pushback`, r.retryStorm));
+    out.push(levelLine(r.server, "stats", `recovery: first 5 s at 0.8x after 4x of ${Math.round(r.recoveryFirst.capacity)}/s`, r.recoveryFirst));
+    out.push(levelLine(r.server, "stats", "recovery: next 5 s at 0.8x", r.recoverySecond));
+    out.push(levelLine(r.server, "stats", `cold start: 0.8x of the warm ${Math.round(r.coldStart.capacity)}/s from the first second`, r.coldStart));
   }
   out.push("");
   out.push(`${plan.closedLoopClients.toLocaleString("en-US")} closed-loop clients (mixed, ${plan.connections} connections, 20 s deadline):`);
@@ -216,7 +236,7 @@ export function renderOverload(results: readonly OverloadResult[], plan: Overloa
   return out;
 }
 
-function levelLine(server: string, workload: string, label: string, s: OpenLoopSummary, capacity: number): string {
+function levelLine(server: string, workload: string, label: string, { summary: s, capacity }: Measured): string {
   return (
     `| ${server} | ${workload} | ${label} | ${Math.round(s.offeredPerSecond)} | ${Math.round(s.okPerSecond)} | ${(s.okPerSecond / capacity).toFixed(2)} | ` +
     `${pct(s.okShare)} | ${fmt(s.admittedP50Ms)} / ${fmt(s.admittedP99Ms)} | ${pct(s.refusedShare)} | ${fmt(s.refusedP50Ms)} / ${fmt(s.refusedP99Ms)} | ` +
