@@ -13,3 +13,6 @@ export { createDriverAnalyticsService } from "./handlers/driver-analytics-servic
 export { PageTokenCodec } from "./handlers/page-token.js";
 export { grpcMethodDefinition } from "./grpc/grpc-js-adapter.js";
 export { mintDevToken } from "./auth/dev-tokens.js";
+// And what the benchmark's refusal server runs: the listener's admission gate and controller.
+export { AdmissionGate } from "./http/admission-gate.js";
+export { AdmissionController } from "./ops/admission/admission-controller.js";

@@ -22,6 +22,7 @@ import { benchAuth } from "./bench-auth.js";
 import { BASELINE_COMMIT, buildBaseline } from "./baseline.js";
 import { FULL_CPU_PLAN, QUICK_CPU_PLAN, renderCpuRows, runCpuRows } from "./cpu-section.js";
 import { FULL_OVERLOAD_PLAN, QUICK_OVERLOAD_PLAN, renderOverload, runOverload } from "./overload-section.js";
+import { measureRefusalCost, renderRefusalCost } from "./refusal-cost.js";
 import { BENCH_DATA_DIR, openDataset, type Dataset } from "./dataset.js";
 import { renderMarkdown, type MachineInfo } from "./markdown.js";
 import { runScenario, type ScenarioResult } from "./run-scenario.js";
@@ -32,6 +33,8 @@ const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const BARE_SERVER = fileURLToPath(new URL("./bare-server.js", import.meta.url));
 const HEALTH_CHECK = "grpc.health.v1.Health.Check";
 const CREATE_TRIP = "driveranalytics.v1.DriverAnalytics.CreateTrip";
+// Calls per second offered to the refusal-only servers: about 4x this machine's GetStats capacity.
+const REFUSAL_RATE = 8_000;
 
 // The first version: one connection, and nothing refused (callers wait).
 const NAIVE_ENV = {
@@ -204,6 +207,12 @@ async function main(): Promise<void> {
     for (const target of [full, ...(baselineTarget ? [baselineTarget] : [])]) {
       overloadResults.push(await runOverload(target, overloadPlan, token, log));
     }
+    const refusalCosts = [];
+    for (const server of ["gate", "bare"] as const) {
+      const cost = await measureRefusalCost(server, REFUSAL_RATE, quick ? 1_500 : 8_000);
+      log(`  refusal alone, ${server}: ${Math.round(cost.refusedPerSecond)}/s, ${Math.round(cost.serverUsPerRefusal)} µs server CPU per refusal`);
+      refusalCosts.push(cost);
+    }
     const extra = [
       "",
       "## 8. CPU per call: the service against its frameworks' floor",
@@ -218,6 +227,8 @@ async function main(): Promise<void> {
       "## 9. Overload without collapse: open-loop load above capacity",
       "",
       ...renderOverload(overloadResults, overloadPlan),
+      "",
+      ...renderRefusalCost(refusalCosts, overloadResults[0]?.serverCpuPerCallUs["stats 0.8x"]),
       "",
       "## Other benchmarks, each from its own command",
       "",

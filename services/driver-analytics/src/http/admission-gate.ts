@@ -13,6 +13,8 @@ const FINISHED_STREAM_LINGER_MS = 1_000;
 const GRPC_UNAVAILABLE = "14";
 // Connect's unary error body for Code.Unavailable, and the HTTP status it maps to.
 const CONNECT_REFUSAL_BODY = JSON.stringify({ code: "unavailable", message: REFUSAL_MESSAGE });
+const GRPC_REFUSAL_MESSAGE = encodeURIComponent(REFUSAL_MESSAGE);
+const RETRY_PUSHBACK = String(RETRY_PUSHBACK_MS);
 const RETRY_AFTER_SECONDS = String(Math.max(1, Math.ceil(RETRY_PUSHBACK_MS / 1000)));
 
 /**
@@ -104,25 +106,27 @@ function isGrpc(contentType: string | undefined): boolean {
   return contentType?.startsWith("application/grpc") ?? false;
 }
 
+// No work per refusal beyond the literal (under overload most calls are
+// refused). HTTP/2's :status defaults to 200.
 function grpcRefusalHeaders(contentType: string): Record<string, string> {
   return {
     "content-type": contentType,
     "grpc-status": GRPC_UNAVAILABLE,
-    "grpc-message": encodeURIComponent(REFUSAL_MESSAGE),
-    "grpc-retry-pushback-ms": String(RETRY_PUSHBACK_MS),
+    "grpc-message": GRPC_REFUSAL_MESSAGE,
+    "grpc-retry-pushback-ms": RETRY_PUSHBACK,
   };
 }
 
 const connectRefusalHeaders = {
   "content-type": "application/json",
   "retry-after": RETRY_AFTER_SECONDS,
-  "grpc-retry-pushback-ms": String(RETRY_PUSHBACK_MS),
+  "grpc-retry-pushback-ms": RETRY_PUSHBACK,
 };
 
 function refuseStream(stream: http2.ServerHttp2Stream, contentType: string | undefined): void {
   try {
     if (isGrpc(contentType)) {
-      stream.respond({ ":status": 200, ...grpcRefusalHeaders(contentType!) }, { endStream: true });
+      stream.respond(grpcRefusalHeaders(contentType!), { endStream: true });
     } else {
       stream.respond({ ":status": 503, ...connectRefusalHeaders });
       stream.end(CONNECT_REFUSAL_BODY);
