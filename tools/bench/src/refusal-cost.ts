@@ -1,12 +1,10 @@
 import { fileURLToPath } from "node:url";
 import { Code } from "@connectrpc/connect";
 import { processCpuMicros } from "./cpu.js";
-import { grpcFrame, H2GrpcClient } from "./h2-grpc-client.js";
+import { runOpenLoop } from "./open-loop.js";
 import { startServerProcess } from "./server-process.js";
 
 const REFUSAL_SERVER = fileURLToPath(new URL("./refusal-server.js", import.meta.url));
-const GET_STATS = "/driveranalytics.v1.DriverAnalytics/GetStats";
-const TICK_MS = 2;
 
 export interface RefusalCost {
   server: "gate" | "bare";
@@ -16,47 +14,29 @@ export interface RefusalCost {
 }
 
 /**
- * measureRefusalCost offers GetStats at `rate` for `durationMs` to a server
- * that refuses everything (refusal-server.ts), over 16 connections with the
- * open loop's own client, and divides the server's CPU by the refusals.
+ * measureRefusalCost offers GetStats open loop at `rate` for `durationMs` to
+ * a server that refuses everything (refusal-server.ts), over 16 connections
+ * with the overload rows' own generator, and divides the server's CPU by the
+ * refusals.
  */
 export async function measureRefusalCost(server: "gate" | "bare", rate: number, durationMs: number): Promise<RefusalCost> {
   const refuser = await startServerProcess({}, [REFUSAL_SERVER, server]);
-  const client = new H2GrpcClient(refuser.address, 16);
   try {
-    await client.waitForReady();
-    const frame = grpcFrame(new Uint8Array([8, 1])); // driver_id 1
-    const offer = async (ms: number) => {
-      let refused = 0;
-      let sent = 0;
-      const answered: Promise<void>[] = [];
-      const begin = performance.now();
-      await new Promise<void>((resolve) => {
-        const timer = setInterval(() => {
-          const elapsed = performance.now() - begin;
-          for (const due = Math.floor((Math.min(elapsed, ms) * rate) / 1000); sent < due; sent++) {
-            answered.push(
-              new Promise((done) =>
-                client.call(GET_STATS, frame, "Bearer -", 2_000, (code) => {
-                  if (code === Code.Unavailable) refused++;
-                  done();
-                }),
-              ),
-            );
-          }
-          if (elapsed >= ms) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, TICK_MS);
+    const offer = (ms: number) =>
+      runOpenLoop({
+        address: refuser.address,
+        token: "-",
+        connections: 16,
+        rate: () => rate,
+        durationMs: ms,
+        deadlineMs: 2_000,
+        workload: "stats",
+        drivers: 1,
       });
-      await Promise.all(answered);
-      return refused;
-    };
-    await offer(1_000); // connections and JIT warm
+    await offer(1_000); // JIT warm
     const cpuBefore = processCpuMicros(refuser.pid);
     const started = performance.now();
-    const refused = await offer(durationMs);
+    const refused = (await offer(durationMs)).filter((r) => r.code === Code.Unavailable).length;
     const seconds = (performance.now() - started) / 1000;
     return {
       server,
@@ -64,7 +44,6 @@ export async function measureRefusalCost(server: "gate" | "bare", rate: number, 
       serverUsPerRefusal: (processCpuMicros(refuser.pid) - cpuBefore) / Math.max(1, refused),
     };
   } finally {
-    client.close();
     await refuser.stop();
   }
 }
