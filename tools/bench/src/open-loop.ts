@@ -1,6 +1,7 @@
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
+import { percentile } from "@driver-analytics/load";
 import { DriverAnalytics, GetStatsRequestSchema, ListTripsRequestSchema } from "@driver-analytics/proto";
 import { H2GrpcClient, grpcFrame } from "./h2-grpc-client.js";
 
@@ -263,9 +264,7 @@ export function summarize(records: readonly CallRecord[], fromMs = 0, toMs = Inf
   };
 }
 
-/** rank: the nearest-rank percentile (NaN for no values). */
+/** rank: the load tool's (ghz's) nearest-rank percentile; NaN for no values (the tables print "-"). */
 function rank(values: number[], percentage: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((percentage / 100) * sorted.length) - 1)]!;
+  return values.length === 0 ? NaN : percentile([...values].sort((a, b) => a - b), percentage);
 }

@@ -220,15 +220,15 @@ export class AdmissionController {
     if (this.#queued >= this.#options.maxQueue) return this.#refuseNow(admission, "queue-full");
     const deadlineMs = timeoutMs ?? Infinity;
     const budgetMs = Math.min(this.#options.maxQueueWaitMs, queueBudgetMs(deadlineMs, this.#latencyMs));
+    const now = this.#clock();
     const position = this.#queued + 1;
-    const medianPerMs = this.#medianDrainRatePerMs();
+    const medianPerMs = this.#medianDrainRatePerMs(now);
     // Little's law is scaled by what it has lately got wrong; the measured rate is not.
     const littleWaitMs = medianPerMs > 0 ? 0 : this.#littleWaitMs(position);
     const expectedWaitMs = medianPerMs > 0 ? position / medianPerMs : littleWaitMs * this.#littleBias;
     if (expectedWaitMs > budgetMs) return this.#refuseNow(admission, "deadline");
     const patienceMs = Math.max(budgetMs, Math.min(this.#options.maxQueueWaitMs, deadlineMs - this.#latencyMs));
 
-    const now = this.#clock();
     const waiter: Waiter = {
       admission,
       enqueuedAt: now,
@@ -265,9 +265,9 @@ export class AdmissionController {
 
   // The median rate the queue drained at while saturated, over the last
   // seconds (0 until three windows were measured).
-  #medianDrainRatePerMs(): number {
+  #medianDrainRatePerMs(now: number): number {
     const oldest = this.#saturatedRates[0];
-    if (oldest !== undefined && this.#clock() - oldest.at > RATE_MEMORY_MS) this.#forgetOldRates(this.#clock());
+    if (oldest !== undefined && now - oldest.at > RATE_MEMORY_MS) this.#forgetOldRates(now);
     return this.#medianRatePerMs;
   }
 
