@@ -48,13 +48,21 @@ export class AdmissionGate {
       admit: (release) => {
         settled = true;
         if (stream.closed) return release();
-        stream.once("close", release);
         // The response is complete but the client may still be sending (a
         // request too large to read is refused before it is read): HTTP/2
         // lets the server then reset the stream with NO_ERROR (RFC 9113
         // §8.1), which frees its slot. A moment later, so trailers go first.
+        // The timer goes with the stream: left to fire, it kept each finished
+        // call (stream, headers, response) alive for the linger, long enough
+        // to be promoted out of the young generation.
+        let linger: NodeJS.Timeout | undefined;
+        stream.once("close", () => {
+          clearTimeout(linger);
+          release();
+        });
         stream.once("finish", () => {
-          setTimeout(() => {
+          if (stream.closed) return;
+          linger = setTimeout(() => {
             if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
           }, FINISHED_STREAM_LINGER_MS).unref();
         });

@@ -1,4 +1,6 @@
 // Admission rules on a hand-driven clock: no server, no real timers.
+import v8 from "node:v8";
+import vm from "node:vm";
 import { describe, expect, it } from "vitest";
 import {
   AdmissionController,
@@ -124,6 +126,31 @@ describe("AdmissionController", () => {
     running.forEach((o) => o.release!());
     expect(withdrawn.release).toBeUndefined();
     expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it("holds nothing of a call that has left the queue, while the queue stays busy", async () => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const { controller, acquire } = harness({ initialConcurrency: 1, minConcurrency: 1, maxConcurrency: 1 });
+    const running = acquire();
+    const releases: Release[] = [];
+    // An admission reaches its whole call (stream, headers, response), so
+    // the test holds only WeakRefs to them.
+    const enqueue = () => {
+      const admission = { admit: (release: Release) => releases.push(release), refuse: () => undefined };
+      return { withdraw: controller.acquire(10_000, admission), admission: new WeakRef(admission) };
+    };
+    const admitted = enqueue();
+    const withdrawn = enqueue();
+    enqueue(); // keeps the queue from emptying, so it does not start over
+    withdrawn.withdraw();
+    running.release!();
+    expect(releases).toHaveLength(1);
+    expect(controller.stats().queued).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve)); // WeakRef targets are kept to the end of the job
+    gc();
+    expect(admitted.admission.deref()).toBeUndefined();
+    expect(withdrawn.admission.deref()).toBeUndefined();
   });
 
   it("refuses new calls at once while the event loop lags past its bound and calls wait, never into an empty queue", () => {

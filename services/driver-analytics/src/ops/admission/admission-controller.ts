@@ -50,12 +50,18 @@ export interface AdmissionStats {
 }
 
 interface Waiter {
-  admission: Admission;
+  /**
+   * Whom to tell; undefined once settled. The queue keeps spent waiters
+   * until it compacts, and each admission reaches its whole call (stream,
+   * headers, response): held on, a thousand calls outlived two scavenges and
+   * were promoted, 8 MB per scavenge at 0.8x, for mark-compact pauses of
+   * 60-120 ms (the refusals' p99).
+   */
+  admission: Admission | undefined;
   enqueuedAt: number;
   expiresAt: number;
   /** Its wait by Little's law, unscaled (0: the measured drain rate estimated it). */
   littleWaitMs: number;
-  settled: boolean;
 }
 
 // A call is queued only if it is expected to be admitted in time to finish
@@ -234,14 +240,13 @@ export class AdmissionController {
       enqueuedAt: now,
       expiresAt: now + patienceMs,
       littleWaitMs,
-      settled: false,
     };
     this.#queue.push(waiter);
     this.#queued++;
     this.#startSweeper();
     return () => {
-      if (waiter.settled) return;
-      waiter.settled = true;
+      if (waiter.admission === undefined) return;
+      waiter.admission = undefined;
       this.#queued--;
     };
   }
@@ -254,11 +259,12 @@ export class AdmissionController {
     const now = this.#clock();
     for (let i = this.#head; i < this.#queue.length; i++) {
       const waiter = this.#queue[i]!;
-      if (waiter.settled || waiter.expiresAt > now) continue;
-      waiter.settled = true;
+      const admission = waiter.admission;
+      if (admission === undefined || waiter.expiresAt > now) continue;
+      waiter.admission = undefined;
       this.#queued--;
       this.#observer.onShed?.("queue-timeout");
-      waiter.admission.refuse("queue-timeout");
+      admission.refuse("queue-timeout");
     }
     this.#compact();
   }
@@ -333,14 +339,15 @@ export class AdmissionController {
       const next = this.#next(now);
       if (next === undefined) return;
       const { waiter, inOrder } = next;
-      waiter.settled = true;
+      const admission = waiter.admission!;
+      waiter.admission = undefined;
       this.#queued--;
       this.#inFlight++;
       const waitedMs = now - waiter.enqueuedAt;
       // Only calls served in arrival order waited what the estimate predicts.
       if (inOrder && waiter.littleWaitMs >= LITTLE_BIAS_MIN_ESTIMATE_MS) this.#learnLittleBias(waitedMs / waiter.littleWaitMs);
       this.#observer.onAdmit?.(waitedMs);
-      waiter.admission.admit(this.#releaser(now));
+      admission.admit(this.#releaser(now));
     }
     this.#compact();
   }
@@ -352,20 +359,20 @@ export class AdmissionController {
 
   /** #next is the oldest live waiter, or the newest once the oldest has used most of its patience. */
   #next(now: number): { waiter: Waiter; inOrder: boolean } | undefined {
-    while (this.#head < this.#queue.length && this.#queue[this.#head]!.settled) this.#head++;
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.admission === undefined) this.#head++;
     const oldest = this.#queue[this.#head];
     if (oldest === undefined) return undefined;
     const behind = now - oldest.enqueuedAt > LIFO_AFTER_SHARE_OF_PATIENCE * (oldest.expiresAt - oldest.enqueuedAt);
     if (!behind) return { waiter: oldest, inOrder: true };
     while (this.#queue.length > this.#head) {
       const newest = this.#queue.pop()!;
-      if (!newest.settled) return { waiter: newest, inOrder: false };
+      if (newest.admission !== undefined) return { waiter: newest, inOrder: false };
     }
     return undefined;
   }
 
   #compact(): void {
-    while (this.#head < this.#queue.length && this.#queue[this.#head]!.settled) this.#head++;
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.admission === undefined) this.#head++;
     if (this.#head === this.#queue.length) {
       this.#queue = [];
       this.#head = 0;
