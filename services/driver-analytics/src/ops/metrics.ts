@@ -169,15 +169,6 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
     },
   });
   new Gauge({
-    name: "driver_analytics_admission_overloaded",
-    help: "1 while most calls that find the server busy are refused on arrival, and the queue is held to a short budget.",
-    registers: [registry],
-    collect() {
-      const admission = sources.admission();
-      if (admission !== undefined) this.set(admission.stats().overloaded ? 1 : 0);
-    },
-  });
-  new Gauge({
     name: "driver_analytics_event_loop_delay_seconds",
     help: "The event loop's mean delay over the last 100 ms, which admission control refuses new calls above.",
     registers: [registry],

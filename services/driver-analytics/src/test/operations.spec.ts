@@ -183,7 +183,6 @@ describe("operations surface", () => {
       expect(metricValue(text, 'driver_analytics_admission{state="in_flight"}')).toBe(0);
       // Nothing has queued: wait estimates are as Little's law gives them.
       expect(metricValue(text, "driver_analytics_admission_wait_estimate_scale")).toBe(1);
-      expect(metricValue(text, "driver_analytics_admission_overloaded")).toBe(0);
       expect(metricValue(text, "driver_analytics_database_up")).toBe(1);
     });
 

@@ -153,30 +153,6 @@ describe("AdmissionController", () => {
     expect(withdrawn.admission.deref()).toBeUndefined();
   });
 
-  it("holds the queue to a short budget while calls that find the server busy are mostly refused, and lets go when they are not", () => {
-    const { clock, acquire } = harness();
-    [acquire(), acquire()];
-    // Cold: Little's law says 25 ms per place in line (50 ms calls, limit 2);
-    // 2 s deadlines allow 480 ms of waiting, so 19 queue and the rest are refused.
-    const queued = Array.from({ length: 19 }, () => acquire(2_000));
-    expect(queued.every((o) => o.refused === undefined)).toBe(true);
-    const refused = Array.from({ length: 5 }, () => acquire(2_000));
-    expect(refused.map((o) => o.refused)).toEqual(Array(5).fill("deadline"));
-    queued.slice(4).forEach((o) => o.withdraw());
-
-    // A window later: overloaded, so fifth in line (125 ms) is too far back; fourth (100 ms) is not.
-    clock.advance(500);
-    expect(acquire(2_000).refused).toBe("deadline");
-    queued[3]!.withdraw();
-    expect(acquire(2_000).refused).toBeUndefined();
-
-    // A window in which no call found the server busy ends it: fifth in line queues again.
-    queued.slice(0, 3).forEach((o) => o.withdraw());
-    clock.advance(1_000);
-    const line = Array.from({ length: 5 }, () => acquire(2_000));
-    expect(line.every((o) => o.refused === undefined)).toBe(true);
-  });
-
   it("refuses new calls at once while the event loop lags past its bound and calls wait, never into an empty queue", () => {
     let delay = 0;
     const { acquire, shed } = harness({}, () => delay);

@@ -46,8 +46,6 @@ export interface AdmissionStats {
   longLatencyMs: number;
   /** What Little's-law wait estimates are scaled by (at most 1: see LITTLE_BIAS_WEIGHT). */
   littleBias: number;
-  /** Calls that find the server busy are mostly refused: the queue is held to a short budget. */
-  overloaded: boolean;
   eventLoopDelayMs: number;
 }
 
@@ -114,17 +112,6 @@ const RATE_MEMORY_MS = 5_000;
 const LITTLE_BIAS_WEIGHT = 0.05;
 const LITTLE_BIAS_MIN_ESTIMATE_MS = 20;
 const LITTLE_BIAS_RANGE = [0.25, 1] as const;
-// Sustained overload (more than this share of the calls that found the
-// server busy were refused on arrival, over the last window): arrivals
-// outpace the queue, which then only adds waiting, so it is held to a short
-// budget. It still covers the gaps between arrivals (the server stays
-// busy), admitted calls wait a fraction of what they did, and fewer calls
-// live long enough to reach the old generation, whose collections paused
-// the loop (and every refusal with it) for up to 150 ms. A closed-loop crowd
-// is never refused, so it keeps the full budget.
-const OVERLOAD_WINDOW_MS = 500;
-const OVERLOAD_SHED_SHARE = 0.05;
-const OVERLOAD_QUEUE_BUDGET_MS = 100;
 
 export interface AdmissionDeps {
   clock?: Clock;
@@ -186,10 +173,6 @@ export class AdmissionController {
   #medianRatePerMs = 0;
   // Actual over Little's-law wait, averaged over recent FIFO admissions it estimated.
   #littleBias = 1;
-  #overloadWindowStart = 0;
-  #contended = 0;
-  #shedOnArrival = 0;
-  #overloaded = false;
 
   constructor(options: AdmissionOptions, deps: AdmissionDeps = {}) {
     if (options.maxConcurrency < 1) throw new RangeError("maxConcurrency must be at least 1");
@@ -216,7 +199,6 @@ export class AdmissionController {
       latencyMs: this.#latencyMs,
       longLatencyMs: this.#limit.longRttMs,
       littleBias: this.#littleBias,
-      overloaded: this.#overloaded,
       eventLoopDelayMs: this.#eventLoopDelayMs(),
     };
   }
@@ -241,18 +223,16 @@ export class AdmissionController {
       admission.admit(this.#releaser(this.#clock()));
       return noop;
     }
-    const now = this.#clock();
-    this.#countContended(now);
-    if (this.#queued >= this.#options.maxQueue) return this.#shedOnArrivalNow(admission, "queue-full");
+    if (this.#queued >= this.#options.maxQueue) return this.#refuseNow(admission, "queue-full");
     const deadlineMs = timeoutMs ?? Infinity;
-    let budgetMs = Math.min(this.#options.maxQueueWaitMs, queueBudgetMs(deadlineMs, this.#latencyMs));
-    if (this.#overloaded) budgetMs = Math.min(budgetMs, OVERLOAD_QUEUE_BUDGET_MS);
+    const budgetMs = Math.min(this.#options.maxQueueWaitMs, queueBudgetMs(deadlineMs, this.#latencyMs));
+    const now = this.#clock();
     const position = this.#queued + 1;
     const medianPerMs = this.#medianDrainRatePerMs(now);
     // Little's law is scaled by what it has lately got wrong; the measured rate is not.
     const littleWaitMs = medianPerMs > 0 ? 0 : this.#littleWaitMs(position);
     const expectedWaitMs = medianPerMs > 0 ? position / medianPerMs : littleWaitMs * this.#littleBias;
-    if (expectedWaitMs > budgetMs) return this.#shedOnArrivalNow(admission, "deadline");
+    if (expectedWaitMs > budgetMs) return this.#refuseNow(admission, "deadline");
     const patienceMs = Math.max(budgetMs, Math.min(this.#options.maxQueueWaitMs, deadlineMs - this.#latencyMs));
 
     const waiter: Waiter = {
@@ -329,24 +309,6 @@ export class AdmissionController {
     this.#windowStart = now;
     this.#windowCompletions = 0;
     this.#windowSaturated = this.#queued > 0;
-  }
-
-  // Counts a call that found the server busy; at the end of a window, judges
-  // it (a window that saw none of them ended the overload).
-  #countContended(now: number): void {
-    const elapsed = now - this.#overloadWindowStart;
-    if (elapsed >= OVERLOAD_WINDOW_MS) {
-      this.#overloaded = elapsed < 2 * OVERLOAD_WINDOW_MS && this.#shedOnArrival > OVERLOAD_SHED_SHARE * this.#contended;
-      this.#overloadWindowStart = now;
-      this.#contended = 0;
-      this.#shedOnArrival = 0;
-    }
-    this.#contended++;
-  }
-
-  #shedOnArrivalNow(admission: Admission, reason: ShedReason): () => void {
-    this.#shedOnArrival++;
-    return this.#refuseNow(admission, reason);
   }
 
   #refuseNow(admission: Admission, reason: ShedReason): () => void {
