@@ -3,13 +3,21 @@ import http2 from "node:http2";
 import net from "node:net";
 
 /**
- * DEFAULT_MAX_CONCURRENT_STREAMS per HTTP/2 connection, as Go's HTTP/2 server
- * does. Past it a client queues calls itself, where they cost this server
- * nothing: under twice its capacity the server kept 1.6x more calls OK with
- * 250 than with 2,000 (the excess parsed and refused here ate its CPU), and
- * 10,000 clients over 16 connections were all served either way.
+ * DEFAULT_MAX_CONCURRENT_STREAMS per HTTP/2 connection (nginx's default).
+ * Past it a client queues calls itself, where they cost this server nothing
+ * and wait in the order they were made. It bounds the admission queue a
+ * closed-loop crowd can build: with 250, 10,000 clients over 16 connections
+ * put 4,000 calls here, and on a slow machine (500 calls/s) the last of them
+ * were expected to wait past their budget and were refused; a refused
+ * closed-loop client asks again at once, and those refusals took the loop
+ * and the client's CPU until goodput fell to 5% of capacity (35,565 of
+ * 35,967 calls refused in a probe; 96.5% in a benchmark run on a faster
+ * machine). With 128 the same crowd was served at capacity. Open-loop load
+ * at 4x needs about 100 per connection here (admitted calls wait ~0.5 s).
+ * 2,000 served 1.6x fewer calls OK than 250 at twice capacity (the excess
+ * was parsed and refused here).
  */
-export const DEFAULT_MAX_CONCURRENT_STREAMS = 250;
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 128;
 
 /**
  * ConnectionLimits bound what a connection may hold before (and between) the

@@ -73,8 +73,9 @@ interface Waiter {
 // on a shared machine), so the wait allowed is what is left after the
 // call's running time and that error. At 2 s (the open-loop benchmark) that
 // is 0.45 s, and admitted calls' p99 stays near 1 s; at ghz's 20 s, 7.7 s,
-// twice what a crowd of 10,000 closed-loop clients waits here (the stream
-// limit holds 4,000 of them at the server, the rest wait in their client).
+// four times what a crowd of 10,000 closed-loop clients waits here at
+// 1,000 calls/s (the stream limit holds 2,048 of them at the server, the
+// rest wait in their client).
 // A plain 40% of the deadline let admitted calls reach 1.1-1.7 s of 2 s, 25%
 // left that crowd a thin margin, and 80% queued so deep that 12-25% of
 // calls missed their deadline. Short deadlines still queue a tenth of it.
