@@ -153,6 +153,22 @@ describe("AdmissionController", () => {
     expect(withdrawn.admission.deref()).toBeUndefined();
   });
 
+  it("budgets refusals on arrival (a burst of 4,000, then 8 per finished call): past it a call is held in line", () => {
+    const { controller, acquire, shed } = harness({ maxQueue: 10_000 });
+    const running = [acquire(), acquire()];
+    // 200 ms deadlines may wait 20 ms; first in line (cold: 25 ms) is too far back.
+    for (let i = 0; i < 4_000; i++) expect(acquire(200).refused).toBe("deadline");
+    const held = acquire(200);
+    expect(held.refused).toBeUndefined();
+    expect(controller.stats().queued).toBe(1);
+
+    running[0]!.release!(); // admits the held call and earns 8 refusals
+    expect(held.release).toBeDefined();
+    const next = Array.from({ length: 9 }, () => acquire(200));
+    expect(next.map((o) => o.refused)).toEqual([...Array(8).fill("deadline"), undefined]);
+    expect(shed).toHaveLength(4_008);
+  });
+
   it("refuses new calls at once while the event loop lags past its bound and calls wait, never into an empty queue", () => {
     let delay = 0;
     const { acquire, shed } = harness({}, () => delay);

@@ -113,6 +113,18 @@ const RATE_MEMORY_MS = 5_000;
 const LITTLE_BIAS_WEIGHT = 0.05;
 const LITTLE_BIAS_MIN_ESTIMATE_MS = 20;
 const LITTLE_BIAS_RANGE = [0.25, 1] as const;
+// Refusals on arrival are budgeted: each finished call earns this many, up
+// to a burst. A refused closed-loop client (ghz, the load tool, a retry loop
+// without backoff) asks again at once, and refused in microseconds it comes
+// back hundreds of times a second: with 10,000 of them those refusals took
+// the loop and the client's own core, admitted calls slowed, the measured
+// drain rate fell and more were refused, until 99% of calls were refused
+// (goodput 5% of capacity). A call past the budget is held instead: it waits
+// in line with the patience of any waiter, and is served if the line moves
+// in time. Open-loop load at 4x needs 3 refusals per finished call and a
+// retry storm at 2x about 2.
+const REFUSALS_PER_COMPLETION = 8;
+const REFUSAL_BURST = 4_000;
 
 export interface AdmissionDeps {
   clock?: Clock;
@@ -139,7 +151,10 @@ export interface AdmissionDeps {
  *   scaled down while recent waiters waited less than it said. Otherwise it
  *   is refused on arrival, before its body is read or its token verified,
  *   so a refusal costs a fraction of a call (a fifth to an eighth, measured)
- *   and goodput holds near capacity under more offered load.
+ *   and goodput holds near capacity under more offered load. Refusals are
+ *   budgeted (REFUSALS_PER_COMPLETION): past the budget a call is held in
+ *   line instead, so clients that ask again the moment they are refused
+ *   cannot turn refusals into most of the work.
  * - The queue is FIFO while the estimate holds. Once its oldest call has
  *   used most of its patience (capacity dropped), it serves the newest
  *   first (adaptive LIFO): fresh calls still meet their deadlines while
@@ -174,6 +189,7 @@ export class AdmissionController {
   #medianRatePerMs = 0;
   // Actual over Little's-law wait, averaged over recent FIFO admissions it estimated.
   #littleBias = 1;
+  #refusalTokens = REFUSAL_BURST;
 
   constructor(options: AdmissionOptions, deps: AdmissionDeps = {}) {
     if (options.maxConcurrency < 1) throw new RangeError("maxConcurrency must be at least 1");
@@ -233,7 +249,10 @@ export class AdmissionController {
     // Little's law is scaled by what it has lately got wrong; the measured rate is not.
     const littleWaitMs = medianPerMs > 0 ? 0 : this.#littleWaitMs(position);
     const expectedWaitMs = medianPerMs > 0 ? position / medianPerMs : littleWaitMs * this.#littleBias;
-    if (expectedWaitMs > budgetMs) return this.#refuseNow(admission, "deadline");
+    if (expectedWaitMs > budgetMs && this.#refusalTokens >= 1) {
+      this.#refusalTokens--;
+      return this.#refuseNow(admission, "deadline");
+    }
     const patienceMs = Math.max(budgetMs, Math.min(this.#options.maxQueueWaitMs, deadlineMs - this.#latencyMs));
 
     const waiter: Waiter = {
@@ -329,6 +348,7 @@ export class AdmissionController {
         this.#latencyMs === 0 ? latencyMs : this.#latencyMs + LATENCY_EWMA_WEIGHT * (latencyMs - this.#latencyMs);
       this.#limit.onSample(latencyMs, this.#inFlight);
       this.#countCompletion(now);
+      this.#refusalTokens = Math.min(REFUSAL_BURST, this.#refusalTokens + REFUSALS_PER_COMPLETION);
       this.#inFlight--;
       this.#admitWaiting();
     };
