@@ -6,6 +6,7 @@ import type { CallContext, CallPipeline, MethodRef } from "../core/call-pipeline
 import { methodRefs } from "../core/methods.js";
 import { REQUEST_ID_HEADER } from "../core/request-id.js";
 import type { ServedService } from "../core/served-service.js";
+import { MetadataHeaders } from "./metadata-headers.js";
 
 /** GrpcStreamHandler serves one HTTP/2 stream that carries a gRPC call. */
 export type GrpcStreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
@@ -98,12 +99,16 @@ type ImplFn = (request: any, context: HandlerContext) => any;
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
 
 function grpcHandler(pipeline: CallPipeline, ref: MethodRef, method: DescMethod, fn: ImplFn): grpc.UntypedHandleCall {
-  const serve = (call: AnyCall, body: (ctx: CallContext, context: HandlerContext) => Promise<void>, fail: (status: Partial<grpc.StatusObject>) => void) => {
-    const { context, call: ctx, dispose } = begin(pipeline, ref, method, call);
+  const serve = (
+    call: AnyCall,
+    body: (ctx: CallContext, context: HandlerContext, out: ResponseMetadata) => Promise<void>,
+    fail: (status: Partial<grpc.StatusObject>) => void,
+  ) => {
+    const { context, call: ctx, out, dispose } = begin(pipeline, ref, method, call);
     void pipeline.run(ctx, async () => {
       try {
         await pipeline.authenticate(ctx);
-        await body(ctx, context);
+        await body(ctx, context, out);
         pipeline.succeed(ctx);
       } catch (error) {
         fail(statusOf(pipeline.fail(ctx, error)));
@@ -117,12 +122,12 @@ function grpcHandler(pipeline: CallPipeline, ref: MethodRef, method: DescMethod,
       return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
         serve(
           call,
-          async (ctx, context) => {
+          async (ctx, context, out) => {
             const request = decoded(call.request);
             pipeline.authorize(ctx, request);
             const response = await fn(request, context);
-            call.sendMetadata(metadataOf(context.responseHeader));
-            callback(null, response, trailersOf(context.responseTrailer));
+            call.sendMetadata(out.header);
+            callback(null, response, trailersOf(out));
           },
           (status) => callback(status),
         );
@@ -130,12 +135,12 @@ function grpcHandler(pipeline: CallPipeline, ref: MethodRef, method: DescMethod,
       return (call: grpc.ServerWritableStream<unknown, unknown>) =>
         serve(
           call,
-          async (ctx, context) => {
+          async (ctx, context, out) => {
             const request = decoded(call.request);
             pipeline.authorize(ctx, request);
-            call.sendMetadata(metadataOf(context.responseHeader));
+            call.sendMetadata(out.header);
             await writeAll(call, fn(request, context) as AsyncIterable<unknown>);
-            call.end(trailersOf(context.responseTrailer));
+            call.end(trailersOf(out));
           },
           (status) => call.emit("error", status),
         );
@@ -143,13 +148,13 @@ function grpcHandler(pipeline: CallPipeline, ref: MethodRef, method: DescMethod,
       return (call: grpc.ServerDuplexStream<unknown, unknown>) =>
         serve(
           call,
-          async (ctx, context) => {
+          async (ctx, context, out) => {
             pipeline.authorize(ctx, undefined);
-            call.sendMetadata(metadataOf(context.responseHeader));
+            call.sendMetadata(out.header);
             const responses = fn(decodedStream(call), context);
             if (method.methodKind === "client_streaming") call.write(await responses);
             else await writeAll(call, responses as AsyncIterable<unknown>);
-            call.end(trailersOf(context.responseTrailer));
+            call.end(trailersOf(out));
           },
           (status) => call.emit("error", status),
         );
@@ -183,9 +188,12 @@ function begin(pipeline: CallPipeline, ref: MethodRef, method: DescMethod, call:
   };
   const events = call as unknown as NodeJS.EventEmitter;
   events.once("cancelled", onCancelled);
-  const requestHeader = headersOf(call.metadata);
+  const requestHeader = new MetadataHeaders(call.metadata);
   const ctx: CallContext = pipeline.begin(ref, requestHeader, controller.signal, "grpc");
-  const responseHeader = new Headers({ [REQUEST_ID_HEADER]: ctx.requestId });
+  // The handler's response headers and trailers are written straight into
+  // the Metadata grpc-js sends.
+  const out: ResponseMetadata = { header: new grpc.Metadata(), trailer: new grpc.Metadata() };
+  out.header.set(REQUEST_ID_HEADER, ctx.requestId);
   const context = {
     service: method.parent,
     method,
@@ -196,11 +204,11 @@ function begin(pipeline: CallPipeline, ref: MethodRef, method: DescMethod, call:
     signal: controller.signal,
     timeoutMs: () => (Number.isFinite(deadlineMs) ? deadlineMs - Date.now() : undefined),
     requestHeader,
-    responseHeader,
-    responseTrailer: new Headers(),
+    responseHeader: new MetadataHeaders(out.header),
+    responseTrailer: new MetadataHeaders(out.trailer),
     values: createContextValues(),
   } as unknown as HandlerContext;
-  return { context, call: ctx, dispose: () => events.off("cancelled", onCancelled) };
+  return { context, call: ctx, out, dispose: () => events.off("cancelled", onCancelled) };
 }
 
 function decoded(request: unknown): unknown {
@@ -216,26 +224,22 @@ async function* decodedStream(call: grpc.ServerDuplexStream<unknown, unknown>): 
   for await (const message of call.iterator({ destroyOnReturn: false })) yield decoded(message);
 }
 
-function headersOf(metadata: grpc.Metadata): Headers {
-  const headers = new Headers();
-  for (const [key, value] of Object.entries(metadata.getMap())) {
-    if (typeof value === "string") headers.set(key, value);
-  }
-  return headers;
+/** ResponseMetadata: what a call sends besides its messages. */
+interface ResponseMetadata {
+  header: grpc.Metadata;
+  trailer: grpc.Metadata;
 }
 
-function metadataOf(headers: Headers): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  headers.forEach((value, key) => metadata.set(key, value));
-  return metadata;
-}
-
-function trailersOf(headers: Headers): grpc.Metadata | undefined {
-  let empty = true;
-  headers.forEach(() => (empty = false));
-  return empty ? undefined : metadataOf(headers);
+function trailersOf(out: ResponseMetadata): grpc.Metadata | undefined {
+  return Object.keys(out.trailer.getMap()).length === 0 ? undefined : out.trailer;
 }
 
 function statusOf(error: ConnectError): Partial<grpc.StatusObject> {
-  return { code: error.code as number as grpc.status, details: error.rawMessage, metadata: metadataOf(error.metadata) };
+  return { code: error.code as number as grpc.status, details: error.rawMessage, metadata: metadataFrom(error.metadata) };
+}
+
+function metadataFrom(headers: Headers): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  headers.forEach((value, key) => metadata.set(key, value));
+  return metadata;
 }
