@@ -153,7 +153,7 @@ describe("AdmissionController", () => {
     expect(withdrawn.admission.deref()).toBeUndefined();
   });
 
-  it("budgets refusals on arrival (a burst of 4,000, then 8 per finished call): past it a call is held in line", () => {
+  it("budgets refusals on arrival (a burst of 4,000, then 16 per finished call): past it a call is held in line", () => {
     const { controller, acquire, shed } = harness({ maxQueue: 10_000 });
     const running = [acquire(), acquire()];
     // 200 ms deadlines may wait 20 ms; first in line (cold: 25 ms) is too far back.
@@ -162,11 +162,11 @@ describe("AdmissionController", () => {
     expect(held.refused).toBeUndefined();
     expect(controller.stats().queued).toBe(1);
 
-    running[0]!.release!(); // admits the held call and earns 8 refusals
+    running[0]!.release!(); // admits the held call and earns 16 refusals
     expect(held.release).toBeDefined();
-    const next = Array.from({ length: 9 }, () => acquire(200));
-    expect(next.map((o) => o.refused)).toEqual([...Array(8).fill("deadline"), undefined]);
-    expect(shed).toHaveLength(4_008);
+    const next = Array.from({ length: 17 }, () => acquire(200));
+    expect(next.map((o) => o.refused)).toEqual([...Array(16).fill("deadline"), undefined]);
+    expect(shed).toHaveLength(4_016);
   });
 
   it("refuses new calls at once while the event loop lags past its bound and calls wait, never into an empty queue", () => {

@@ -121,9 +121,11 @@ const LITTLE_BIAS_RANGE = [0.25, 1] as const;
 // drain rate fell and more were refused, until 99% of calls were refused
 // (goodput 5% of capacity). A call past the budget is held instead: it waits
 // in line with the patience of any waiter, and is served if the line moves
-// in time. Open-loop load at 4x needs 3 refusals per finished call and a
-// retry storm at 2x about 2.
-const REFUSALS_PER_COMPLETION = 8;
+// in time. Open-loop load at 4x needs about 7 refusals per finished call
+// (goodput falls to half) and more through GC pauses: 8 held 4x calls in
+// line to their deadline (refusal p99 1.9 s), 16 did not; refusals then
+// take at most about four calls' worth of work per call served.
+const REFUSALS_PER_COMPLETION = 16;
 const REFUSAL_BURST = 4_000;
 
 export interface AdmissionDeps {
