@@ -53,9 +53,8 @@ interface Waiter {
   /**
    * Whom to tell; undefined once settled. The queue keeps spent waiters
    * until it compacts, and each admission reaches its whole call (stream,
-   * headers, response): held on, a thousand calls outlived two scavenges and
-   * were promoted, 8 MB per scavenge at 0.8x, for mark-compact pauses of
-   * 60-120 ms (the refusals' p99).
+   * headers, response): held on, a heap snapshot at 0.8x found 478 finished
+   * calls kept alive by the queue.
    */
   admission: Admission | undefined;
   enqueuedAt: number;
@@ -382,7 +381,7 @@ export class AdmissionController {
 
   /** #next is the oldest live waiter, or the newest once the oldest has used most of its patience. */
   #next(now: number): { waiter: Waiter; inOrder: boolean } | undefined {
-    while (this.#head < this.#queue.length && this.#queue[this.#head]!.admission === undefined) this.#head++;
+    this.#skipSettled();
     const oldest = this.#queue[this.#head];
     if (oldest === undefined) return undefined;
     const behind = now - oldest.enqueuedAt > LIFO_AFTER_SHARE_OF_PATIENCE * (oldest.expiresAt - oldest.enqueuedAt);
@@ -394,8 +393,12 @@ export class AdmissionController {
     return undefined;
   }
 
-  #compact(): void {
+  #skipSettled(): void {
     while (this.#head < this.#queue.length && this.#queue[this.#head]!.admission === undefined) this.#head++;
+  }
+
+  #compact(): void {
+    this.#skipSettled();
     if (this.#head === this.#queue.length) {
       this.#queue = [];
       this.#head = 0;
