@@ -1,7 +1,7 @@
 // @driver-analytics/db: the only package that speaks SQL.
-export { Database } from "./database.js";
+export { Database, namedStatement } from "./database.js";
 export { withConnection } from "./connection.js";
-export type { DatabaseConfig, PoolStats, QueryOptions, Transaction } from "./database.js";
+export type { DatabaseConfig, NamedStatement, PoolStats, QueryOptions, Transaction } from "./database.js";
 export {
   DatabaseUnavailableError,
   InvalidTextError,
@@ -20,7 +20,7 @@ export { migrate, loadMigrations, MIGRATIONS_DIR, DEFAULT_MIGRATION_LOCK_TIMEOUT
 export type { MigrateOptions, MigrateResult, Migration } from "./migrate.js";
 export { getDriverStatsLive, DRIVER_STATS_LIVE_SQL } from "./driver-stats.js";
 export type { DriverStatsRecord } from "./driver-stats.js";
-export { listTripsPage, LIST_TRIPS_SQL } from "./trips-page.js";
+export { listTripsPage, listTripsPageParams, LIST_TRIPS_SQL } from "./trips-page.js";
 export { getDriverStatsNaive, listTripsPageOffset } from "./naive.js";
 export {
   getDriverStatsFromRollups,

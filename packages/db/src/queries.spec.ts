@@ -6,7 +6,7 @@ import { EARNINGS_SERIES_SQL } from "./earnings-series.js";
 import { DRIVER_STATS_ROLLUP_SQL, DRIVER_STATS_ROLLUP_WINDOW_SQL } from "./rollup-stats.js";
 import { seedDataset } from "./seed-dataset.js";
 import { createTestDatabase, insertFixtures, type FixtureTrip, type TestDatabase } from "./testing/index.js";
-import { LIST_TRIPS_SQL, listTripsPage, type TripCursor } from "./trips-page.js";
+import { LIST_TRIPS_SQL, listTripsPage, listTripsPageParams, type TripCursor } from "./trips-page.js";
 
 const HOUR = 3_600_000_000n;
 const T0 = 1_750_000_000_000_000n; // mid 2025, in micros
@@ -185,6 +185,22 @@ describe("queries", () => {
       return JSON.stringify(rows[0]!["QUERY PLAN"]);
     }
 
+    // The plan a named statement runs on after its first executions, when
+    // PostgreSQL settles on one plan for every parameter value.
+    async function genericPlan(sql: string, params: readonly unknown[]): Promise<string> {
+      const literals = params.map((value) => `'${String(value).replaceAll("'", "''")}'`).join(", ");
+      return seededDb.transaction(async (tx) => {
+        await tx.query("SET LOCAL plan_cache_mode = force_generic_plan", []);
+        await tx.query(`PREPARE generic_plan_probe AS ${sql}`, []);
+        try {
+          const rows = await tx.query<{ "QUERY PLAN": unknown }>(`EXPLAIN (FORMAT JSON) EXECUTE generic_plan_probe(${literals})`, []);
+          return JSON.stringify(rows[0]!["QUERY PLAN"]);
+        } finally {
+          await tx.query("DEALLOCATE generic_plan_probe", []);
+        }
+      });
+    }
+
     type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] };
     function findNode(node: PlanNode, match: (n: PlanNode) => boolean): PlanNode | undefined {
       if (match(node)) return node;
@@ -209,11 +225,22 @@ describe("queries", () => {
       expect(json).toContain("trips_driver_completed_idx");
     });
 
-    it("serves every ListTrips page from the keyset index, without OFFSET", async () => {
+    it("serves every ListTrips page from the keyset index, without OFFSET, on custom and generic plans", async () => {
       expect(LIST_TRIPS_SQL).not.toMatch(/OFFSET/i);
-      const first = await plan(LIST_TRIPS_SQL, [17, null, null, null, null, 51]);
-      const deep = await plan(LIST_TRIPS_SQL, [17, null, null, "2025-06-01T00:00:00Z", 5000, 51]);
-      for (const json of [first, deep]) {
+      const firstParams = listTripsPageParams({ driverId: 17n, window: {}, pageSize: 50 });
+      const deepParams = listTripsPageParams({
+        driverId: 17n,
+        window: { startMicros: 1_700_000_000_000_000n },
+        pageSize: 50,
+        after: { completedAtMicros: 1_748_736_000_000_000n, id: 5000n },
+      });
+      const plans = [
+        await plan(LIST_TRIPS_SQL, firstParams),
+        await plan(LIST_TRIPS_SQL, deepParams),
+        await genericPlan(LIST_TRIPS_SQL, firstParams),
+        await genericPlan(LIST_TRIPS_SQL, deepParams),
+      ];
+      for (const json of plans) {
         expectNoSeqScan(json);
         // The LIMIT reads the index backward in keyset order: no sort of the
         // driver's trips, whatever the depth (the outer sort orders <= n+1 rows).
@@ -222,6 +249,10 @@ describe("queries", () => {
         expect(findNode(limit!, (n) => n["Node Type"] === "Sort")).toBeUndefined();
         const scan = findNode(limit!, (n) => n["Relation Name"] === "trips");
         expect(scan).toMatchObject({ "Index Name": "trips_driver_completed_idx", "Scan Direction": "Backward" });
+        // Every bound starts or stops the scan: none is a filter over rows
+        // already read, which would make a deep page cost its depth.
+        expect(scan!["Filter"]).toBeUndefined();
+        expect(String(scan!["Index Cond"])).toMatch(/completed_at >=.*completed_at <.*ROW\(completed_at, id\) </s);
       }
     });
 
@@ -229,12 +260,13 @@ describe("queries", () => {
       // driver_stats holds a row per driver (200 here): a planner may rightly
       // scan it whole at this size. What grows with history must be indexed.
       const allTime = await plan(DRIVER_STATS_ROLLUP_SQL, [17]);
+      const allTimeGeneric = await genericPlan(DRIVER_STATS_ROLLUP_SQL, [17]);
       const windowed = await plan(DRIVER_STATS_ROLLUP_WINDOW_SQL, [17, "2025-03-01T10:00:00Z", "2025-06-01T10:00:00Z"]);
       expect(windowed).toContain("driver_daily_stats_pkey");
       expect(windowed).toContain("trips_driver_completed_idx");
       const series = await plan(EARNINGS_SERIES_SQL, [17, "2025-01-01", "2025-04-01", "1 day", "day"]);
       expect(series).toContain("driver_daily_stats_pkey");
-      for (const json of [allTime, windowed, series]) {
+      for (const json of [allTime, allTimeGeneric, windowed, series]) {
         expectNoSeqScan(json);
         expect(json).not.toMatch(/"Node Type":"Seq Scan"[^}]*"Relation Name":"driver_daily_stats"/);
       }

@@ -1,4 +1,4 @@
-import type { Database, QueryOptions } from "./database.js";
+import { namedStatement, type Database, type QueryOptions } from "./database.js";
 import { optionalMicros, toDriverStatsRecord, type DriverStatsRecord, type DriverStatsRow } from "./driver-stats.js";
 import type { TimeWindow } from "./window.js";
 
@@ -13,6 +13,7 @@ SELECT d.currency_code,
 FROM drivers d
 LEFT JOIN driver_stats s ON s.driver_id = d.id
 WHERE d.id = $1`;
+const ALL_TIME = namedStatement("driver_stats_all_time", ALL_TIME_SQL);
 
 // A window [start, end): the whole days inside it (in the driver's time zone)
 // from driver_daily_stats, plus the raw trips of the partial days at its two
@@ -97,7 +98,7 @@ export async function getDriverStatsFromRollups(
 ): Promise<DriverStatsRecord | undefined> {
   const allTime = window.startMicros === undefined && window.endMicros === undefined;
   const rows = allTime
-    ? await db.query<DriverStatsRow>(ALL_TIME_SQL, [driverId], options)
+    ? await db.query<DriverStatsRow>(ALL_TIME, [driverId], options)
     : await db.query<DriverStatsRow>(
         WINDOW_SQL,
         [driverId, optionalMicros(window.startMicros), optionalMicros(window.endMicros)],

@@ -1,5 +1,5 @@
-import type { Database, QueryOptions } from "./database.js";
-import { optionalMicros } from "./driver-stats.js";
+import { namedStatement, type Database, type QueryOptions } from "./database.js";
+import { formatMicrosIso } from "./time.js";
 import type { TimeWindow } from "./window.js";
 
 export type TripStatus = "completed" | "cancelled";
@@ -59,6 +59,9 @@ interface TripRow {
 // cursor, LIMIT page_size + 1 to learn whether a next page exists; cost is the
 // same at any depth. The outer driver row tells "no such driver" from "no trips"
 // in the same round trip.
+// Every bound is always given (an open end is -infinity/infinity, the first
+// page starts after (infinity, max int8)): a named statement may run on a
+// generic plan, which must still put each bound in the index condition.
 const LIST_TRIPS_SQL = `
 SELECT d.currency_code AS driver_currency,
        t.id, t.status,
@@ -73,9 +76,9 @@ LEFT JOIN LATERAL (
   SELECT t.id, t.status, t.started_at, t.completed_at, t.distance_meters
   FROM trips t
   WHERE t.driver_id = d.id
-    AND ($2::timestamptz IS NULL OR t.completed_at >= $2::timestamptz)
-    AND ($3::timestamptz IS NULL OR t.completed_at < $3::timestamptz)
-    AND ($4::timestamptz IS NULL OR (t.completed_at, t.id) < ($4::timestamptz, $5::int8))
+    AND t.completed_at >= $2::timestamptz
+    AND t.completed_at < $3::timestamptz
+    AND (t.completed_at, t.id) < ($4::timestamptz, $5::int8)
   ORDER BY t.completed_at DESC, t.id DESC
   LIMIT $6
 ) t ON true
@@ -83,6 +86,22 @@ LEFT JOIN payments p ON p.trip_id = t.id
 LEFT JOIN reviews r ON r.trip_id = t.id
 WHERE d.id = $1
 ORDER BY t.completed_at DESC, t.id DESC`;
+
+const LIST_TRIPS = namedStatement("list_trips_page", LIST_TRIPS_SQL);
+const MAX_INT8 = "9223372036854775807";
+
+/** listTripsPageParams: LIST_TRIPS_SQL's parameters, every bound given. */
+export function listTripsPageParams(params: ListTripsPageParams): unknown[] {
+  const { window, after } = params;
+  return [
+    params.driverId,
+    window.startMicros === undefined ? "-infinity" : formatMicrosIso(window.startMicros),
+    window.endMicros === undefined ? "infinity" : formatMicrosIso(window.endMicros),
+    after === undefined ? "infinity" : formatMicrosIso(after.completedAtMicros),
+    after === undefined ? MAX_INT8 : after.id,
+    params.pageSize + 1,
+  ];
+}
 
 export { LIST_TRIPS_SQL };
 
@@ -95,18 +114,7 @@ export async function listTripsPage(
   params: ListTripsPageParams,
   options?: QueryOptions,
 ): Promise<TripsPage | undefined> {
-  const rows = await db.query<TripRow>(
-    LIST_TRIPS_SQL,
-    [
-      params.driverId,
-      optionalMicros(params.window.startMicros),
-      optionalMicros(params.window.endMicros),
-      optionalMicros(params.after?.completedAtMicros),
-      params.after?.id ?? null,
-      params.pageSize + 1,
-    ],
-    options,
-  );
+  const rows = await db.query<TripRow>(LIST_TRIPS, listTripsPageParams(params), options);
   return toTripsPage(params.driverId, rows, params.pageSize);
 }
 

@@ -15,7 +15,9 @@ import {
   DRIVER_STATS_ROLLUP_WINDOW_SQL,
   EARNINGS_SERIES_SQL,
   LIST_TRIPS_SQL,
+  listTripsPageParams,
   withConnection,
+  type TripCursor,
 } from "@driver-analytics/db";
 import { formatHtml } from "@driver-analytics/load";
 import { benchAuth } from "./bench-auth.js";
@@ -264,8 +266,12 @@ async function explainQueries(dataset: Dataset, plan: BenchPlan): Promise<string
     ["GetStats, all time, from the rollups", DRIVER_STATS_ROLLUP_SQL, [reference]],
     ["GetStats, a window, from the rollups", DRIVER_STATS_ROLLUP_WINDOW_SQL, [reference, ...window]],
     ["GetStats, all time, live aggregate (STRATEGY=live)", DRIVER_STATS_LIVE_SQL, [reference, null, null]],
-    ["ListTrips, first page of 50", LIST_TRIPS_SQL, [reference, null, null, null, null, 51]],
-    ["ListTrips, a page 25,000 trips deep (keyset)", LIST_TRIPS_SQL, [deepDriver, null, null, ...(await cursorAt(dataset, deepDriver, 25_000)), 51]],
+    ["ListTrips, first page of 50", LIST_TRIPS_SQL, listTripsPageParams({ driverId: BigInt(reference), window: {}, pageSize: 50 })],
+    [
+      "ListTrips, a page 25,000 trips deep (keyset)",
+      LIST_TRIPS_SQL,
+      listTripsPageParams({ driverId: BigInt(deepDriver), window: {}, pageSize: 50, after: await cursorAt(dataset, deepDriver, 25_000) }),
+    ],
     ["GetEarningsSeries, 90 days", EARNINGS_SERIES_SQL, [reference, "2025-03-01", "2025-05-30", "1 day", "day"]],
   ];
   return withConnection(dataset.connectionString, async (c) => {
@@ -280,14 +286,14 @@ async function explainQueries(dataset: Dataset, plan: BenchPlan): Promise<string
 }
 
 /** cursorAt is the keyset cursor after the driver's first `depth` trips, newest first. */
-async function cursorAt(dataset: Dataset, driverId: number, depth: number): Promise<[string | null, string | null]> {
+async function cursorAt(dataset: Dataset, driverId: number, depth: number): Promise<TripCursor | undefined> {
   return withConnection(dataset.connectionString, async (c) => {
     const { rows } = await c.query<{ at: string; id: string }>(
-      `SELECT completed_at::text AS at, id::text AS id FROM trips WHERE driver_id = $1
-       ORDER BY completed_at DESC, id DESC OFFSET $2 LIMIT 1`,
+      `SELECT (extract(epoch FROM completed_at) * 1000000)::int8::text AS at, id::text AS id FROM trips
+       WHERE driver_id = $1 ORDER BY completed_at DESC, id DESC OFFSET $2 LIMIT 1`,
       [driverId, depth - 1],
     );
-    return rows[0] === undefined ? [null, null] : [rows[0].at, rows[0].id];
+    return rows[0] === undefined ? undefined : { completedAtMicros: BigInt(rows[0].at), id: BigInt(rows[0].id) };
   });
 }
 
