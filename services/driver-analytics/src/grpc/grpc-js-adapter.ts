@@ -6,6 +6,7 @@ import type { CallContext, CallPipeline, MethodRef } from "../core/call-pipeline
 import { methodRefs } from "../core/methods.js";
 import { REQUEST_ID_HEADER } from "../core/request-id.js";
 import type { ServedService } from "../core/served-service.js";
+import { binaryEncoder } from "./binary-encoder.js";
 import { MetadataHeaders } from "./metadata-headers.js";
 
 /** GrpcStreamHandler serves one HTTP/2 stream that carries a gRPC call. */
@@ -89,7 +90,7 @@ export function grpcMethodDefinition(service: DescService, method: DescMethod): 
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as never)),
     requestDeserialize: decode(method.input),
-    responseSerialize: (message: unknown) => Buffer.from(toBinary(method.output, message as never)),
+    responseSerialize: binaryEncoder(method.output) as (message: unknown) => Buffer,
     responseDeserialize: decode(method.output),
   };
 }
