@@ -60,8 +60,10 @@ interface TripRow {
 // same at any depth. The outer driver row tells "no such driver" from "no trips"
 // in the same round trip.
 // Every bound is always given (an open end is -infinity/infinity, the first
-// page starts after (infinity, max int8)): a named statement may run on a
-// generic plan, which must still put each bound in the index condition.
+// page starts after (infinity, max int8); no trip is infinite, as
+// trips_duration_bound cannot subtract infinite timestamps): a named
+// statement may run on a generic plan, which must still put each bound in the
+// index condition.
 const LIST_TRIPS_SQL = `
 SELECT d.currency_code AS driver_currency,
        t.id, t.status,
