@@ -244,7 +244,6 @@ function zeroTest(scalar: ScalarType): (value: unknown) => boolean {
       return (value) => Object.is(value, 0);
     default:
       // 0, 0n and "0" (int64 as string).
-      // eslint-disable-next-line eqeqeq
       return (value) => value == 0;
   }
 }
