@@ -44,8 +44,13 @@ export interface NamedStatement {
   readonly text: string;
 }
 
-/** namedStatement names a statement; names are unique across the service. */
+const statementTexts = new Map<string, string>();
+
+/** namedStatement names a statement. A connection knows a name by its first text: two texts may not share one. */
 export function namedStatement(name: string, text: string): NamedStatement {
+  const known = statementTexts.get(name);
+  if (known !== undefined && known !== text) throw new Error(`statement name ${name} is taken by another statement`);
+  statementTexts.set(name, text);
   return { name, text };
 }
 
