@@ -41,6 +41,13 @@ const commands = [
   ...shellCommands(rootLoadSection).filter((c) => c.includes("run load")),
 ];
 
+// The `npx -y pnpm@…` commands ask the registry for pnpm's metadata first:
+// 5 s here, but 76 s each when turbo had dropped NODE_EXTRA_CA_CERTS (Node 24's
+// npx retried TLS to the registry through the sandbox's proxy), past the old
+// 120 s bound on a slower CI machine. turbo.json passes the TLS and proxy
+// variables through now; this bound is for a hung command, not a slow one.
+const COMMAND_TIMEOUT_MS = 300_000;
+
 let server: RunningServer;
 let outDir: string;
 
@@ -81,14 +88,14 @@ describe("README commands", () => {
     expect(commands.some((c) => c.includes("run ceiling -- --concurrency"))).toBe(true);
   });
 
-  it.each(commands)("%s", { timeout: 120_000 }, async (readmeCommand) => {
+  it.each(commands)("%s", { timeout: COMMAND_TIMEOUT_MS + 10_000 }, async (readmeCommand) => {
     const { command, outputFile } = atTestSize(readmeCommand);
     // Asynchronously: the no-op server runs in this process and must keep answering.
     const r = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         "bash",
         ["-c", command],
-        { cwd: repoDir, encoding: "utf8", env: { ...process.env, SERVICE_TOKEN: "readme-test-token" }, timeout: 120_000 },
+        { cwd: repoDir, encoding: "utf8", env: { ...process.env, SERVICE_TOKEN: "readme-test-token" }, timeout: COMMAND_TIMEOUT_MS },
         (err, stdout, stderr) => resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       );
     });
