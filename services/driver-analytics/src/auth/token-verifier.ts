@@ -110,13 +110,14 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
   };
   return {
     async verify(token) {
-      if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
-        throw new InvalidTokenError("bearer token is not a JWT");
-      }
+      // Only verified tokens are cached: a hit has passed every check below.
       const cached = cache.get(token);
       if (cached !== undefined) {
         if (Date.now() < cached.expiresAtMs) return cached.principal;
         cache.delete(token);
+      }
+      if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
+        throw new InvalidTokenError("bearer token is not a JWT");
       }
       let verified: Verified;
       try {
