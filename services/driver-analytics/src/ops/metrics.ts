@@ -51,7 +51,9 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
     /** By code name: calls finished, and their latency. */
     handled: Map<string, { count: number; latency: HistogramSeries }>;
   }
-  const methodSeries: MethodSeries[] = [];
+  // By MethodRef.key: each framework's adapter has MethodRefs of its own, and
+  // a method's calls are one series whichever framework served them.
+  const methodSeries = new Map<string, MethodSeries>();
   new Counter({
     name: "grpc_server_started_total",
     help: "RPCs started on the server.",
@@ -59,7 +61,7 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of methodSeries) this.inc(s.labels, s.started);
+      for (const s of methodSeries.values()) this.inc(s.labels, s.started);
     },
   });
   new Counter({
@@ -69,7 +71,7 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of methodSeries) for (const [code, h] of s.handled) this.inc({ ...s.labels, grpc_code: code }, h.count);
+      for (const s of methodSeries.values()) for (const [code, h] of s.handled) this.inc({ ...s.labels, grpc_code: code }, h.count);
     },
   });
   const latency = new PlainHistogram(
@@ -86,7 +88,7 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
     collect() {
       this.reset();
       const byService = new Map<string, number>();
-      for (const s of methodSeries) byService.set(s.labels.grpc_service, (byService.get(s.labels.grpc_service) ?? 0) + s.inFlight);
+      for (const s of methodSeries.values()) byService.set(s.labels.grpc_service, (byService.get(s.labels.grpc_service) ?? 0) + s.inFlight);
       for (const [service, n] of byService) this.set({ grpc_service: service }, n);
     },
   });
@@ -243,14 +245,12 @@ export function createServerMetrics(sources: MetricsSources): ServerMetrics {
   });
 
 
-  const series = new WeakMap<MethodRef, MethodSeries>();
   const seriesOf = (method: MethodRef): MethodSeries => {
-    let s = series.get(method);
+    let s = methodSeries.get(method.key);
     if (s === undefined) {
       const labels = { grpc_type: methodType(method.kind), grpc_service: method.service, grpc_method: method.name };
       s = { labels, started: 0, inFlight: 0, handled: new Map() };
-      series.set(method, s);
-      methodSeries.push(s);
+      methodSeries.set(method.key, s);
     }
     return s;
   };

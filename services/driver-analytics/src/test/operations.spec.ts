@@ -20,7 +20,7 @@ import {
   type ServerReflectionRequest,
 } from "@driver-analytics/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../testing/harness.js";
+import { createGrpcJsClient, startTestServer, type TestServer } from "../testing/harness.js";
 
 const exec = promisify(execFile);
 const BUF = fileURLToPath(new URL("../../node_modules/.bin/buf", import.meta.url));
@@ -168,10 +168,19 @@ describe("operations surface", () => {
     it("serves Prometheus metrics on GET /metrics: calls by code, latency, pool, admission, shedding", async () => {
       await t.connect.getStats(create(GetStatsRequestSchema, { driverId: 1n }));
       await t.connect.getStats(create(GetStatsRequestSchema, { driverId: 999n })).catch(() => undefined);
+      const grpcClient = createGrpcJsClient(`127.0.0.1:${t.port}`, {}, { authorization: `Bearer ${t.token}` });
+      try {
+        await grpcClient.call(DriverAnalytics.method.getStats, create(GetStatsRequestSchema, { driverId: 1n }));
+      } finally {
+        grpcClient.close();
+      }
       const res = await fetch(`${t.baseUrl}/metrics`);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
       const text = await res.text();
+      // Every series once, though connect-node and grpc-js both served GetStats.
+      const series = text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).map((l) => l.slice(0, l.lastIndexOf(" ")));
+      expect(series.filter((s, i) => series.indexOf(s) !== i)).toEqual([]);
       const labels = `grpc_type="unary",grpc_service="${SERVICE}",grpc_method="GetStats"`;
       expect(metricValue(text, `grpc_server_handled_total{${labels},grpc_code="OK"}`)).toBeGreaterThanOrEqual(1);
       expect(metricValue(text, `grpc_server_handled_total{${labels},grpc_code="NotFound"}`)).toBeGreaterThanOrEqual(1);
