@@ -21,6 +21,9 @@ const EXPLICIT = 1;
 const IMPLICIT = 2;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
+const INITIAL_BYTES = 8192;
+const MAX_KEPT_BYTES = 1 << 20;
+
 /** BackwardWriter fills a buffer from its end toward its start. */
 class BackwardWriter {
   buf: Buffer;
@@ -126,8 +129,15 @@ class BackwardWriter {
     this.varint(tag);
   }
 
-  finish(): Buffer {
+  /** bytes: what was written, a view of the writer's buffer. */
+  bytes(): Buffer {
     return this.buf.subarray(this.pos);
+  }
+
+  /** clear empties the writer for the next message, letting go of a buffer a rare large one grew. */
+  clear(): void {
+    if (this.buf.length > MAX_KEPT_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    this.pos = this.buf.length;
   }
 }
 
@@ -306,6 +316,13 @@ export function usesNativeEncoder(desc: DescMessage): boolean {
   return compileMessage(desc, new Map()) !== null;
 }
 
+// One writer for every encoder: encoding is synchronous, so one message is
+// written at a time, and each response is copied out at its own size (a
+// GetStats answer into Node's buffer pool) instead of holding a fresh 8 KB
+// buffer per call while it is sent. Most responses fit; a page of 50 trips
+// is ~4.5 KB.
+const scratch = new BackwardWriter(INITIAL_BYTES);
+
 /** binaryEncoder: serializes messages of one schema to exactly toBinary's bytes. */
 export function binaryEncoder(desc: DescMessage): (message: Message) => Buffer {
   const writeMessage = compileMessage(desc, new Map());
@@ -315,10 +332,13 @@ export function binaryEncoder(desc: DescMessage): (message: Message) => Buffer {
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     };
   }
-  // Most responses fit the first buffer; a page of 50 trips is ~4.5 KB.
   return (message) => {
-    const w = new BackwardWriter(8192);
-    writeMessage(w, message as unknown as Record<string, unknown>);
-    return w.finish();
+    try {
+      writeMessage(scratch, message as unknown as Record<string, unknown>);
+      return Buffer.from(scratch.bytes());
+    } finally {
+      scratch.clear();
+    }
   };
 }
+
