@@ -42,7 +42,7 @@ export class PlainHistogram {
     registry.registerMetric(this as unknown as Metric);
   }
 
-  /** series returns the series of one label set (new ones start at zero and are exported at once). */
+  /** series adds the series of a label set, at zero and exported at once: once per label set, as it does not look for an existing one. */
   series(labels: Readonly<Record<string, string>> = {}): HistogramSeries {
     const series = new HistogramSeries(this.#bounds, labels);
     this.#series.push(series);
