@@ -47,12 +47,22 @@ async function main(): Promise<void> {
       const fn = (service as unknown as Record<string, (req: unknown, ctx: HandlerContext) => Promise<unknown>>)[method.localName]!;
       implementation[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const controller = new AbortController();
-        call.once("cancelled", () => controller.abort());
+        const onCancelled = () => controller.abort();
+        call.once("cancelled", onCancelled);
         // The handlers read only these of a context (see core/served-service.ts).
         const context = { signal: controller.signal, requestHeader: new Headers(), responseHeader: new Headers() };
+        // grpc-js reports every call "cancelled" as its stream closes, answered
+        // or not: stop listening once answered, as the service's adapter does,
+        // or each call pays an abort (and its DOMException's stack trace).
         fn.call(service, call.request, context as unknown as HandlerContext).then(
-          (response) => callback(null, response),
-          (error: Error) => callback({ code: grpc.status.UNKNOWN, details: error.message }),
+          (response) => {
+            call.off("cancelled", onCancelled);
+            callback(null, response);
+          },
+          (error: Error) => {
+            call.off("cancelled", onCancelled);
+            callback({ code: grpc.status.UNKNOWN, details: error.message });
+          },
         );
       };
     }
