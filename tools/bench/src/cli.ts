@@ -210,8 +210,12 @@ async function main(): Promise<void> {
       overloadResults.push(await runOverload(target, overloadPlan, token, log));
     }
     const refusalCosts = [];
-    for (const server of ["gate", "bare"] as const) {
+    for (const server of ["gate", "bare", "haproxy"] as const) {
       const cost = await measureRefusalCost(server, REFUSAL_RATE, quick ? 1_500 : 8_000);
+      if (cost === undefined) {
+        log(`  refusal alone, ${server}: skipped, not installed (apt-get install haproxy)`);
+        continue;
+      }
       log(`  refusal alone, ${server}: ${Math.round(cost.refusedPerSecond)}/s, ${Math.round(cost.serverUsPerRefusal)} µs server CPU per refusal`);
       refusalCosts.push(cost);
     }

@@ -1,5 +1,5 @@
 import { runLoad, type LoadOptions, type Report } from "@driver-analytics/load";
-import { cpuSplit, sampleCpu } from "./cpu.js";
+import { cpuSplit, sampleCpu, type CpuSplit } from "./cpu.js";
 import { runClosedLoop, runOpenLoop, summarize, type OpenLoopSummary, type OpenLoopWorkload } from "./open-loop.js";
 import type { ServerProcess } from "./server-process.js";
 
@@ -43,6 +43,8 @@ export interface ServerUnderTest {
 interface Measured {
   capacity: number;
   summary: OpenLoopSummary;
+  /** Cores busy, by whom, while the capacity was measured and during the row (absent: a part of a longer run). */
+  cores?: { atCapacity: CpuSplit; inRow: CpuSplit };
 }
 
 interface LevelRow extends Measured {
@@ -74,6 +76,11 @@ export async function runOverload(
   log: (line: string) => void,
 ): Promise<OverloadResult> {
   const cpuPerCall: Record<string, number> = {};
+  // Who kept the cores busy in the last open-loop run and the last capacity
+  // measurement: on 2 shared cores the generator's share is the server's loss.
+  let lastRowCores: CpuSplit | undefined;
+  let lastCapacityCores: CpuSplit | undefined;
+  const coresOfLastRow = () => ({ atCapacity: lastCapacityCores!, inRow: lastRowCores! });
   let server = await target.start();
   const open = async (
     label: string,
@@ -97,12 +104,13 @@ export async function runOverload(
       ...(stepAtMs === undefined ? {} : { stepAtMs }),
     });
     const cpu = cpuSplit(before, sampleCpu(server.pid), (performance.now() - started) * 1000);
+    lastRowCores = cpu;
     const s = summarize(records);
     cpuPerCall[label] = (cpu.serverCores * ((performance.now() - started) / 1000) * 1e6) / Math.max(1, records.length);
     log(
       `  ${target.name.padEnd(10)} ${label.padEnd(18)} offered ${Math.round(s.offeredPerSecond)}/s ok ${Math.round(s.okPerSecond)}/s ` +
         `(${pct(s.okShare)}) refused ${pct(s.refusedShare)} p99 ${fmt(s.refusedP99Ms)} ms, deadline ${pct(s.deadlineShare)}, ` +
-        `admitted p99 ${fmt(s.admittedP99Ms)} ms, generator lag p99 ${fmt(s.sendLagP99Ms)} ms`,
+        `admitted p99 ${fmt(s.admittedP99Ms)} ms, generator lag p99 ${fmt(s.sendLagP99Ms)} ms, cores ${coresText(cpu)}`,
     );
     return records;
   };
@@ -121,19 +129,22 @@ export async function runOverload(
       } as LoadOptions);
     // Warm the JIT and the pool, then measure capacity as the issue did: 200 in
     // flight over 8 connections, with the open loop's own client.
-    const capacityOf = async (workload: OpenLoopWorkload, durationMs: number) =>
-      (
-        await runClosedLoop({
-          address: server.address,
-          token,
-          connections: 8,
-          concurrency: 200,
-          durationMs,
-          deadlineMs: 20_000,
-          workload,
-          drivers: plan.drivers,
-        })
-      ).okPerSecond;
+    const capacityOf = async (workload: OpenLoopWorkload, durationMs: number) => {
+      const before = sampleCpu(server.pid);
+      const started = performance.now();
+      const { okPerSecond } = await runClosedLoop({
+        address: server.address,
+        token,
+        connections: 8,
+        concurrency: 200,
+        durationMs,
+        deadlineMs: 20_000,
+        workload,
+        drivers: plan.drivers,
+      });
+      lastCapacityCores = cpuSplit(before, sampleCpu(server.pid), (performance.now() - started) * 1000);
+      return okPerSecond;
+    };
     await capacityOf("mixed", Math.min(3_000, plan.measureMs));
     // Each row is offered a multiple of the capacity measured just before it:
     // this machine's speed drifts by tens of percent within a run, and a rate
@@ -149,7 +160,7 @@ export async function runOverload(
       for (const level of plan.levels) {
         const rowCapacity = await freshCapacity(workload);
         const records = await open(`${workload} ${level}x`, workload, () => level * rowCapacity, plan.measureMs);
-        rows.push({ workload, level: `${level}x`, capacity: rowCapacity, summary: summarize(records) });
+        rows.push({ workload, level: `${level}x`, capacity: rowCapacity, summary: summarize(records), cores: coresOfLastRow() });
         await pause(1_000);
       }
     }
@@ -157,6 +168,7 @@ export async function runOverload(
     const retryStorm = {
       capacity: stormCapacity,
       summary: summarize(await open("retry storm 2x", "stats", () => 2 * stormCapacity, plan.measureMs, { retryRefused: true })),
+      cores: coresOfLastRow(),
     };
     await pause(1_000);
     const drop = plan.measureMs;
@@ -177,12 +189,11 @@ export async function runOverload(
 
     // A rolling deploy: a fresh process gets its full share of the warm capacity at once.
     const warmCapacity = await freshCapacity("stats");
+    const warmCores = lastCapacityCores;
     await server.stop();
     server = await target.start();
-    const coldStart = {
-      capacity: warmCapacity,
-      summary: summarize(await open("cold start 0.8x", "stats", () => 0.8 * warmCapacity, plan.measureMs)),
-    };
+    const coldSummary = summarize(await open("cold start 0.8x", "stats", () => 0.8 * warmCapacity, plan.measureMs));
+    const coldStart = { capacity: warmCapacity, summary: coldSummary, cores: { atCapacity: warmCores!, inRow: lastRowCores! } };
     return {
       server: target.name,
       rows,
@@ -205,12 +216,16 @@ export function renderOverload(results: readonly OverloadResult[], plan: Overloa
     `Open loop (a gRPC client writing HTTP/2 frames itself, tools/bench/src/h2-grpc-client.ts, offering calls on a fixed schedule, ${plan.connections} connections, ` +
       `${plan.deadlineMs / 1000} s deadline, ${plan.measureMs / 1000} s per row; latency from each call's scheduled start). ` +
       `Capacity: the same server's closed-loop rate at 200 in flight over 8 connections, with the same client, measured for ${plan.capacityMs / 1000} s just before each row (the machine's speed drifts within a run; each row is a multiple of its own, shown in the offered column). ` +
-      `The generator shares the 2 cores with the server and PostgreSQL: grpc-js's client spent 364 µs of CPU per GetStats call, one on node:http2 213 µs, this one about 90 µs ` +
-      `(its lag behind its schedule is the last column: small, the figures are the server's).`,
+      `The generator shares the 2 cores with the server and PostgreSQL: grpc-js's client spent 364 µs of CPU per GetStats call, one on node:http2 213 µs, this one about 50-90 µs ` +
+      `(its lag behind its schedule is the last column: small, the figures are the server's). ` +
+      `But its CPU grows with the offered rate while the server's capacity was measured beside a generator offering 1x: the cores columns show who kept the 2 cores busy ` +
+      `(server / generator / the rest, PostgreSQL and the kernel) while the row's capacity was measured and during the row.`,
   );
   out.push("");
-  out.push("| server | workload | offered | offered/s | goodput/s | goodput / capacity | OK | admitted p50 / p99 ms | refused | refusal p50 / p99 ms | DEADLINE_EXCEEDED | other | generator lag p99 ms |");
-  out.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  out.push(
+    "| server | workload | offered | offered/s | goodput/s | goodput / capacity | OK | admitted p50 / p99 ms | refused | refusal p50 / p99 ms | DEADLINE_EXCEEDED | other | generator lag p99 ms | cores at capacity | cores in the row |",
+  );
+  out.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const r of results) {
     for (const row of r.rows) out.push(levelLine(r.server, row.workload, `${row.level} of ${Math.round(row.capacity)}/s`, row));
     out.push(levelLine(r.server, "stats", `retry storm: 2x of ${Math.round(r.retryStorm.capacity)}/s, refused calls retried once after their pushback`, r.retryStorm));
@@ -236,12 +251,17 @@ export function renderOverload(results: readonly OverloadResult[], plan: Overloa
   return out;
 }
 
-function levelLine(server: string, workload: string, label: string, { summary: s, capacity }: Measured): string {
+function levelLine(server: string, workload: string, label: string, { summary: s, capacity, cores }: Measured): string {
   return (
     `| ${server} | ${workload} | ${label} | ${Math.round(s.offeredPerSecond)} | ${Math.round(s.okPerSecond)} | ${(s.okPerSecond / capacity).toFixed(2)} | ` +
     `${pct(s.okShare)} | ${fmt(s.admittedP50Ms)} / ${fmt(s.admittedP99Ms)} | ${pct(s.refusedShare)} | ${fmt(s.refusedP50Ms)} / ${fmt(s.refusedP99Ms)} | ` +
-    `${pct(s.deadlineShare)} | ${pct(s.otherShare)} | ${fmt(s.sendLagP99Ms)} |`
+    `${pct(s.deadlineShare)} | ${pct(s.otherShare)} | ${fmt(s.sendLagP99Ms)} | ${coresText(cores?.atCapacity)} | ${coresText(cores?.inRow)} |`
   );
+}
+
+/** coresText: "0.95 / 0.31 / 0.62", server / generator / the rest. */
+function coresText(split: CpuSplit | undefined): string {
+  return split === undefined ? "-" : `${split.serverCores.toFixed(2)} / ${split.loadCores.toFixed(2)} / ${split.otherCores.toFixed(2)}`;
 }
 
 /** errorCodes: "Unavailable 12, DeadlineExceeded 3" for a closed-loop report. */

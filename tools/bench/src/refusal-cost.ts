@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Code } from "@connectrpc/connect";
 import { processCpuMicros } from "./cpu.js";
@@ -5,9 +6,12 @@ import { runOpenLoop } from "./open-loop.js";
 import { startServerProcess } from "./server-process.js";
 
 const REFUSAL_SERVER = fileURLToPath(new URL("./refusal-server.js", import.meta.url));
+const HAPROXY_REFUSAL_CFG = fileURLToPath(new URL("../haproxy/refuse-all.cfg", import.meta.url));
+
+export type RefusingServer = "gate" | "bare" | "haproxy";
 
 export interface RefusalCost {
-  server: "gate" | "bare";
+  server: RefusingServer;
   refusedPerSecond: number;
   /** Server CPU per refused call, µs. */
   serverUsPerRefusal: number;
@@ -17,10 +21,15 @@ export interface RefusalCost {
  * measureRefusalCost offers GetStats open loop at `rate` for `durationMs` to
  * a server that refuses everything (refusal-server.ts), over 16 connections
  * with the overload rows' own generator, and divides the server's CPU by the
- * refusals.
+ * refusals. "haproxy" is HAProxy answering every call itself
+ * (haproxy/refuse-all.cfg); undefined when HAProxy is not installed.
  */
-export async function measureRefusalCost(server: "gate" | "bare", rate: number, durationMs: number): Promise<RefusalCost> {
-  const refuser = await startServerProcess({}, [REFUSAL_SERVER, server]);
+export async function measureRefusalCost(server: RefusingServer, rate: number, durationMs: number): Promise<RefusalCost | undefined> {
+  if (server === "haproxy" && spawnSync("haproxy", ["-v"]).error !== undefined) return undefined;
+  const refuser =
+    server === "haproxy"
+      ? await startServerProcess({}, ["-db", "-f", HAPROXY_REFUSAL_CFG], "haproxy")
+      : await startServerProcess({}, [REFUSAL_SERVER, server]);
   try {
     const offer = (ms: number) =>
       runOpenLoop({
@@ -50,7 +59,11 @@ export async function measureRefusalCost(server: "gate" | "bare", rate: number, 
 
 /** renderRefusalCost: the refusal rows, beside what serving a GetStats call cost in the same run. */
 export function renderRefusalCost(costs: readonly RefusalCost[], servedGetStatsUs: number | undefined): string[] {
-  const name = { gate: "this commit's listener, admission gate and controller", bare: "bare node:http2, trailers-only UNAVAILABLE (the floor)" };
+  const name = {
+    gate: "this commit's listener, admission gate and controller",
+    bare: "bare node:http2, trailers-only UNAVAILABLE (the floor)",
+    haproxy: "HAProxy 2.6 in front, one thread, trailers-only UNAVAILABLE (tools/bench/haproxy/refuse-all.cfg)",
+  };
   const out = [
     "Refusal alone: servers that refuse every call (tools/bench/src/refusal-server.ts), offered GetStats open loop over 16 connections with the same client" +
       (servedGetStatsUs === undefined ? "." : `; a served GetStats cost ${Math.round(servedGetStatsUs)} µs of server CPU (the 0.8x row above).`),

@@ -19,9 +19,13 @@ export interface ServerProcess {
  * and resolves once it accepts connections. It logs at warn, as a loaded
  * production server would: one line per failed call, none per success.
  */
-export async function startServerProcess(env: Record<string, string>, command: string[] = [SERVER_MAIN]): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  command: string[] = [SERVER_MAIN],
+  executable: string = process.execPath,
+): Promise<ServerProcess> {
   const port = await findFreePort();
-  const child = spawn(process.execPath, command, {
+  const child = spawn(executable, command, {
     env: { ...process.env, LOG_LEVEL: "warn", ...env, HOST: "127.0.0.1", PORT: String(port), DEMO_SEED: "false" },
     stdio: ["ignore", "ignore", "pipe"],
   });
