@@ -347,3 +347,120 @@ describe("MAX_CONNECTIONS", () => {
     }
   });
 });
+
+describe("an HTTP/2 session at its stream limit", () => {
+  const LIMIT = 150;
+  let t: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestServer({ maxConcurrentStreams: LIMIT });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("refuses new streams while it still counts closed ones, and keeps the session and its calls", async () => {
+    // A client with LIMIT calls open cancels them all and opens LIMIT new
+    // ones in one write, within its limit. Node 24 counts the cancelled
+    // streams until its next turn and refuses every new one
+    // (ENHANCE_YOUR_CALM); past 100 such refusals in a row its default ends
+    // the session with GOAWAY. (Node 20 accepts them.)
+    const raw = await openRaw(t.port, (socket) => socket.write(Buffer.concat([Buffer.from(H2_PREFACE, "latin1"), frame(SETTINGS, 0, 0)])));
+    await expect.poll(() => framesOf(raw).some((f) => f.type === SETTINGS && f.flags === 0), { timeout: 5_000 }).toBe(true);
+    const first = Array.from({ length: LIMIT }, (_, i) => 1 + 2 * i);
+    raw.socket.write(Buffer.concat([frame(SETTINGS, ACK, 0), ...first.map((id) => frame(HEADERS, END_HEADERS, id, healthCheckHeaders()))]));
+    await expect.poll(() => t.server.listener.stats().open.http2, { timeout: 5_000 }).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const next = first.map((id) => id + 2 * LIMIT);
+    raw.socket.write(
+      Buffer.concat([
+        ...first.map((id) => frame(RST_STREAM, 0, id, u32(CANCEL))),
+        ...next.map((id) => frame(HEADERS, END_HEADERS, id, healthCheckHeaders())),
+        // Answered after every frame before it.
+        frame(PING, 0, 0, Buffer.alloc(8)),
+      ]),
+    );
+    await expect.poll(() => framesOf(raw).some((f) => f.type === PING || f.type === GOAWAY), { timeout: 5_000 }).toBe(true);
+    const refused = framesOf(raw).filter((f) => f.type === RST_STREAM && f.payload.readUInt32BE(0) === ENHANCE_YOUR_CALM).length;
+    console.info(`Node ${process.version}: new streams refused while closed ones were still counted: ${refused} of ${LIMIT}`);
+    expect(framesOf(raw).filter((f) => f.type === GOAWAY)).toEqual([]);
+    // The same session serves the next call (the new streams cancelled too, where Node accepted them).
+    raw.socket.write(Buffer.concat(next.map((id) => frame(RST_STREAM, 0, id, u32(CANCEL)))));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const last = next.at(-1)! + 2;
+    raw.socket.write(Buffer.concat([frame(HEADERS, END_HEADERS, last, healthCheckHeaders()), frame(DATA, END_STREAM, last, Buffer.alloc(5))]));
+    await expect.poll(() => framesOf(raw).some((f) => f.type === HEADERS && f.streamId === last), { timeout: 5_000 }).toBe(true);
+    expect(framesOf(raw).filter((f) => f.type === GOAWAY)).toEqual([]);
+    raw.socket.destroy();
+  });
+});
+
+// HTTP/2 frames by hand (RFC 9113): a client as fast as a loaded server's
+// peers look to it, which grpc-js cannot be made to be on demand.
+const DATA = 0x0;
+const HEADERS = 0x1;
+const RST_STREAM = 0x3;
+const SETTINGS = 0x4;
+const PING = 0x6;
+const GOAWAY = 0x7;
+const END_STREAM = 0x1;
+const ACK = 0x1;
+const END_HEADERS = 0x4;
+const CANCEL = 0x8;
+const ENHANCE_YOUR_CALM = 0xb;
+
+function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(payload.length, 0, 3);
+  header[3] = type;
+  header[4] = flags;
+  header.writeUInt32BE(streamId, 5);
+  return Buffer.concat([header, payload]);
+}
+
+function u32(value: number): Buffer {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(value, 0);
+  return bytes;
+}
+
+/** A Health/Check request's header block: HPACK literals never indexed, so no table state. */
+function healthCheckHeaders(): Buffer {
+  const fields: [string, string][] = [
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", "/grpc.health.v1.Health/Check"],
+    [":authority", "localhost"],
+    ["content-type", "application/grpc"],
+    ["te", "trailers"],
+  ];
+  return Buffer.concat(
+    fields.map(([name, value]) => Buffer.concat([Buffer.from([0x10, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)])),
+  );
+}
+
+interface Frame {
+  type: number;
+  flags: number;
+  streamId: number;
+  payload: Buffer;
+}
+
+/** framesOf: the frames the server has sent so far, after its SETTINGS preface. */
+function framesOf(raw: RawSocket): Frame[] {
+  const bytes = Buffer.from(raw.received(), "latin1");
+  const frames: Frame[] = [];
+  for (let at = 0; at + 9 <= bytes.length; ) {
+    const length = bytes.readUIntBE(at, 3);
+    if (at + 9 + length > bytes.length) break;
+    frames.push({
+      type: bytes[at + 3]!,
+      flags: bytes[at + 4]!,
+      streamId: bytes.readUInt32BE(at + 5) & 0x7fffffff,
+      payload: bytes.subarray(at + 9, at + 9 + length),
+    });
+    at += 9 + length;
+  }
+  return frames;
+}

@@ -49,6 +49,8 @@ export interface TestServerOptions {
   corsAllowedOrigins?: readonly string[];
   grpcServer?: GrpcServerKind;
   connectionLimits?: Partial<ConnectionLimits>;
+  /** Per-connection cap on concurrent HTTP/2 streams; the server's default when absent. */
+  maxConcurrentStreams?: number;
   /** The server's logger; silent when absent. */
   logger?: Logger;
 }
@@ -76,6 +78,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.corsAllowedOrigins === undefined ? {} : { corsAllowedOrigins: options.corsAllowedOrigins }),
     grpcServer: options.grpcServer ?? "grpc-js",
     ...(options.connectionLimits === undefined ? {} : { connectionLimits: options.connectionLimits }),
+    ...(options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams }),
   });
   const { port } = await server.listener.listen(0, "127.0.0.1");
   const baseUrl = `http://127.0.0.1:${port}`;
