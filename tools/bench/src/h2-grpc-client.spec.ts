@@ -1,7 +1,9 @@
 // The benchmark's frame-writing client against a real gRPC server (grpc-js, in process).
+import http2 from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { H2GrpcClient, grpcFrame } from "./h2-grpc-client.js";
+import { CONNECTION_LOST, H2GrpcClient, grpcFrame } from "./h2-grpc-client.js";
 
 const identity = (b: Buffer) => b;
 let server: grpc.Server;
@@ -66,6 +68,35 @@ describe("H2GrpcClient", () => {
       expect((await call(client, "/t.T/Echo")).code).toBe(0);
     } finally {
       client.close();
+    }
+  });
+
+  it("reports calls lost with a connection the server ended as such, and makes a new one for the next call", async () => {
+    // A server that ends the connection on /t.T/Drop (GOAWAY, then the socket
+    // closes with calls open), holds /t.T/Hang, and answers anything else OK.
+    const ending = http2.createServer();
+    const sockets: Socket[] = [];
+    ending.on("connection", (socket: Socket) => sockets.push(socket));
+    ending.on("stream", (stream, headers) => {
+      stream.on("error", () => undefined);
+      if (headers[":path"] === "/t.T/Drop") {
+        stream.session!.goaway(http2.constants.NGHTTP2_NO_ERROR);
+        setTimeout(() => sockets.forEach((socket) => socket.destroy()), 50);
+      }
+      else if (headers[":path"] !== "/t.T/Hang") stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "0" }, { endStream: true });
+    });
+    await new Promise<void>((resolve) => ending.listen(0, "127.0.0.1", resolve));
+    const client = new H2GrpcClient(`127.0.0.1:${(ending.address() as AddressInfo).port}`, 1);
+    await client.waitForReady();
+    try {
+      expect((await call(client, "/t.T/Echo")).code).toBe(0);
+      const [hung, dropped] = await Promise.all([call(client, "/t.T/Hang"), call(client, "/t.T/Drop")]);
+      expect([hung.code, dropped.code]).toEqual([CONNECTION_LOST, CONNECTION_LOST]);
+      expect((await call(client, "/t.T/Echo")).code).toBe(0);
+      expect(client.reconnects).toBe(1);
+    } finally {
+      client.close();
+      ending.close();
     }
   });
 });

@@ -18,19 +18,33 @@ import hpack from "hpack.js";
  * beyond it wait here, as in any HTTP/2 client), connection flow control
  * both ways, GOAWAY and RST_STREAM. Every call carries grpc-timeout and is
  * cancelled (RST_STREAM CANCEL) when its deadline passes, as grpc-js and
- * ghz do: DEADLINE_EXCEEDED.
+ * ghz do: DEADLINE_EXCEEDED. A connection the server ended (GOAWAY, or the
+ * socket closed) is replaced at the next call, as grpc-js reconnects; the
+ * calls it took down end CONNECTION_LOST, not UNAVAILABLE, so the tables do
+ * not count them as the server's refusals.
  */
 export class H2GrpcClient {
   readonly #connections: Connection[];
+  // Every connection made, replaced ones too (they finish their calls), for close().
+  readonly #made: Connection[];
+  readonly #connect: () => Connection;
   #next = 0;
+  #reconnects = 0;
 
   constructor(address: string, connections: number) {
     const [host, port] = splitAddress(address);
-    this.#connections = Array.from({ length: connections }, () => new Connection(host, port, address));
+    this.#connect = () => new Connection(host, port, address);
+    this.#connections = Array.from({ length: connections }, this.#connect);
+    this.#made = [...this.#connections];
   }
 
   waitForReady(): Promise<void> {
     return Promise.all(this.#connections.map((c) => c.ready)).then(() => undefined);
+  }
+
+  /** How many connections the server ended and this client made again. */
+  get reconnects(): number {
+    return this.#reconnects;
   }
 
   /**
@@ -38,15 +52,25 @@ export class H2GrpcClient {
    * `done` once with the gRPC status and the pushback the server advised.
    */
   call(path: string, frame: Buffer, authorization: string, timeoutMs: number, done: CallDone): void {
-    this.#connections[this.#next++ % this.#connections.length]!.call(path, frame, authorization, timeoutMs, done);
+    const i = this.#next++ % this.#connections.length;
+    let connection = this.#connections[i]!;
+    if (connection.lost) {
+      connection = this.#connections[i] = this.#connect();
+      this.#made.push(connection);
+      this.#reconnects++;
+    }
+    connection.call(path, frame, authorization, timeoutMs, done);
   }
 
   close(): void {
-    for (const c of this.#connections) c.close();
+    for (const c of this.#made) c.close();
   }
 }
 
 export type CallDone = (code: number, pushbackMs: number | undefined) => void;
+
+/** Not a gRPC status: the call was lost with its connection (GOAWAY past it, or the socket closed). */
+export const CONNECTION_LOST = -1;
 
 /** grpcFrame: a message as gRPC sends it (uncompressed flag, 4-byte length, bytes). */
 export function grpcFrame(message: Uint8Array): Buffer {
@@ -77,6 +101,14 @@ const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
 const SETTINGS_ENABLE_PUSH = 0x2;
 const CANCEL = 0x8;
 const REFUSED_STREAM = 0x7;
+const ENHANCE_YOUR_CALM = 0xb;
+// REFUSED_STREAM: not processed, retriable; ENHANCE_YOUR_CALM: e.g. Node's
+// HTTP/2 refusing a stream itself; CANCEL: the server gave up on it.
+const RST_STREAM_STATUS = new Map<number, number>([
+  [REFUSED_STREAM, Code.Unavailable],
+  [ENHANCE_YOUR_CALM, Code.ResourceExhausted],
+  [CANCEL, Code.Canceled],
+]);
 const MAX_WINDOW = 2 ** 31 - 1;
 const DEFAULT_WINDOW = 65_535;
 const SWEEP_MS = 5;
@@ -117,6 +149,7 @@ class Connection {
   #output: Buffer[] = [];
   #flushQueued = false;
   #closed = false;
+  #closedByUs = false;
   #headerCache = new Map<string, Buffer>();
   readonly #sweeper: NodeJS.Timeout;
 
@@ -127,8 +160,10 @@ class Connection {
       this.#socket.once("connect", () => resolve());
       this.#socket.once("error", reject);
     });
-    this.#socket.on("error", () => this.#fail(Code.Unavailable));
-    this.#socket.on("close", () => this.#fail(Code.Unavailable));
+    // A replacement connection has no one waiting on ready: its failure is its calls'.
+    this.ready.catch(() => undefined);
+    this.#socket.on("error", () => this.#fail(CONNECTION_LOST));
+    this.#socket.on("close", () => this.#fail(CONNECTION_LOST));
     this.#socket.on("data", (chunk: Buffer) => this.#read(chunk));
     const settings = Buffer.alloc(12);
     settings.writeUInt16BE(SETTINGS_ENABLE_PUSH, 0);
@@ -156,14 +191,20 @@ class Connection {
       pushbackMs: undefined,
       settled: false,
     };
-    if (this.#closed) return this.#settle(call, Code.Unavailable);
+    if (this.#closed) return this.#settle(call, CONNECTION_LOST);
     this.#byDeadline.push(call);
     this.#waiting.push(call);
     this.#startWaiting();
   }
 
+  /** The server ended it: calls must go to a new connection. */
+  get lost(): boolean {
+    return this.#closed && !this.#closedByUs;
+  }
+
   close(): void {
     this.#closed = true;
+    this.#closedByUs = true;
     clearInterval(this.#sweeper);
     this.#socket.end();
   }
@@ -266,8 +307,11 @@ class Connection {
         if (call === undefined) return;
         this.#streams.delete(streamId);
         const code = payload.readUInt32BE(0);
-        // REFUSED_STREAM: not processed, retriable, as grpc-js reports it.
-        this.#settle(call, call.status ?? (code === REFUSED_STREAM ? Code.Unavailable : Code.Internal));
+        // As grpc-js reports a reset stream.
+        this.#settle(
+          call,
+          call.status ?? RST_STREAM_STATUS.get(code) ?? Code.Internal,
+        );
         return;
       }
       case SETTINGS: {
@@ -289,10 +333,10 @@ class Connection {
         for (const [id, call] of this.#streams) {
           if (id > lastStreamId) {
             this.#streams.delete(id);
-            this.#settle(call, Code.Unavailable);
+            this.#settle(call, CONNECTION_LOST);
           }
         }
-        this.#settleWaiting(Code.Unavailable);
+        this.#settleWaiting(CONNECTION_LOST);
         return;
       }
       case WINDOW_UPDATE:

@@ -3,7 +3,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { percentile } from "@driver-analytics/load";
 import { DriverAnalytics, GetStatsRequestSchema, ListTripsRequestSchema } from "@driver-analytics/proto";
-import { H2GrpcClient, grpcFrame } from "./h2-grpc-client.js";
+import { CONNECTION_LOST, H2GrpcClient, grpcFrame } from "./h2-grpc-client.js";
 
 /** OpenLoopWorkload: what each call asks for. */
 export type OpenLoopWorkload = "stats" | "mixed";
@@ -233,6 +233,8 @@ export interface OpenLoopSummary {
   refusedP50Ms: number;
   refusedP99Ms: number;
   deadlineShare: number;
+  /** Of the other: calls lost with a connection the server ended (the generator then reconnects). */
+  connectionLostShare: number;
   otherShare: number;
   /** The generator's own lag behind its schedule, p99 (ms): large, and the figures measure the generator. */
   sendLagP99Ms: number;
@@ -259,6 +261,7 @@ export function summarize(records: readonly CallRecord[], fromMs = 0, toMs = Inf
     refusedP50Ms: rank(refused.map((r) => r.latencyMs), 50),
     refusedP99Ms: rank(refused.map((r) => r.latencyMs), 99),
     deadlineShare: deadline.length / n,
+    connectionLostShare: inWindow.filter((r) => r.code === CONNECTION_LOST).length / n,
     otherShare: (inWindow.length - ok.length - refused.length - deadline.length) / n,
     sendLagP99Ms: rank(inWindow.map((r) => r.sendLagMs), 99),
   };

@@ -110,6 +110,7 @@ export async function runOverload(
     log(
       `  ${target.name.padEnd(10)} ${label.padEnd(18)} offered ${Math.round(s.offeredPerSecond)}/s ok ${Math.round(s.okPerSecond)}/s ` +
         `(${pct(s.okShare)}) refused ${pct(s.refusedShare)} p99 ${fmt(s.refusedP99Ms)} ms, deadline ${pct(s.deadlineShare)}, ` +
+        `lost with a connection ${pct(s.connectionLostShare)}, ` +
         `admitted p99 ${fmt(s.admittedP99Ms)} ms, generator lag p99 ${fmt(s.sendLagP99Ms)} ms, cores ${coresText(cpu)}`,
     );
     return records;
@@ -219,7 +220,8 @@ export function renderOverload(results: readonly OverloadResult[], plan: Overloa
       `The generator shares the 2 cores with the server and PostgreSQL: grpc-js's client spent 364 µs of CPU per GetStats call, one on node:http2 213 µs, this one about 50-90 µs ` +
       `(its lag behind its schedule is the last column: small, the figures are the server's). ` +
       `But its CPU grows with the offered rate while the server's capacity was measured beside a generator offering 1x: the cores columns show who kept the 2 cores busy ` +
-      `(server / generator / the rest, PostgreSQL and the kernel) while the row's capacity was measured and during the row.`,
+      `(server / generator / the rest, PostgreSQL and the kernel) while the row's capacity was measured and during the row. ` +
+      `Other: any other status, and calls lost with a connection the server ended (GOAWAY, or closed), after which the generator reconnects, as grpc-js does.`,
   );
   out.push("");
   out.push(
@@ -255,7 +257,7 @@ function levelLine(server: string, workload: string, label: string, { summary: s
   return (
     `| ${server} | ${workload} | ${label} | ${Math.round(s.offeredPerSecond)} | ${Math.round(s.okPerSecond)} | ${(s.okPerSecond / capacity).toFixed(2)} | ` +
     `${pct(s.okShare)} | ${fmt(s.admittedP50Ms)} / ${fmt(s.admittedP99Ms)} | ${pct(s.refusedShare)} | ${fmt(s.refusedP50Ms)} / ${fmt(s.refusedP99Ms)} | ` +
-    `${pct(s.deadlineShare)} | ${pct(s.otherShare)} | ${fmt(s.sendLagP99Ms)} | ${coresText(cores?.atCapacity)} | ${coresText(cores?.inRow)} |`
+    `${pct(s.deadlineShare)} | ${pct(s.otherShare)}${s.connectionLostShare > 0 ? ` (${pct(s.connectionLostShare)} lost with a connection)` : ""} | ${fmt(s.sendLagP99Ms)} | ${coresText(cores?.atCapacity)} | ${coresText(cores?.inRow)} |`
   );
 }
 
