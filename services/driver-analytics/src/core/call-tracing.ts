@@ -46,7 +46,10 @@ export function startCallSpan(method: MethodRef, requestHeader: Headers, protoco
       "rpc.method": method.name,
     });
   }
-  return { span, context: trace.setSpan(parent, span) };
+  // Tracing off: a no-op span with no valid context; a context holding it
+  // would cost an allocation per call (~1 µs in a profile) and carry nothing.
+  const carried = span.isRecording() || isSpanContextValid(span.spanContext());
+  return { span, context: carried ? trace.setSpan(parent, span) : parent };
 }
 
 /**
