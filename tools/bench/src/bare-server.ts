@@ -54,16 +54,12 @@ async function main(): Promise<void> {
         // grpc-js reports every call "cancelled" as its stream closes, answered
         // or not: stop listening once answered, as the service's adapter does,
         // or each call pays an abort (and its DOMException's stack trace).
-        fn.call(service, call.request, context as unknown as HandlerContext).then(
-          (response) => {
-            call.off("cancelled", onCancelled);
-            callback(null, response);
-          },
-          (error: Error) => {
-            call.off("cancelled", onCancelled);
-            callback({ code: grpc.status.UNKNOWN, details: error.message });
-          },
-        );
+        fn.call(service, call.request, context as unknown as HandlerContext)
+          .finally(() => call.off("cancelled", onCancelled))
+          .then(
+            (response) => callback(null, response),
+            (error: Error) => callback({ code: grpc.status.UNKNOWN, details: error.message }),
+          );
       };
     }
     server.addService(definition as grpc.ServiceDefinition, implementation);

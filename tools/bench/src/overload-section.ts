@@ -1,6 +1,6 @@
 import { runLoad, type LoadOptions, type Report } from "@driver-analytics/load";
 import { cpuSplit, sampleCpu, type CpuSplit } from "./cpu.js";
-import { runClosedLoop, runOpenLoop, summarize, type OpenLoopSummary, type OpenLoopWorkload } from "./open-loop.js";
+import { runClosedLoop, runOpenLoop, summarize, type CallRecord, type OpenLoopSummary, type OpenLoopWorkload } from "./open-loop.js";
 import type { ServerProcess } from "./server-process.js";
 
 /** OverloadPlan: the sizes of issue 15's proof; --quick shrinks only durations. */
@@ -76,12 +76,9 @@ export async function runOverload(
   log: (line: string) => void,
 ): Promise<OverloadResult> {
   const cpuPerCall: Record<string, number> = {};
-  // Who kept the cores busy in the last open-loop run and the last capacity
-  // measurement: on 2 shared cores the generator's share is the server's loss.
-  let lastRowCores: CpuSplit | undefined;
-  let lastCapacityCores: CpuSplit | undefined;
-  const coresOfLastRow = () => ({ atCapacity: lastCapacityCores!, inRow: lastRowCores! });
   let server = await target.start();
+  // Each run returns who kept the cores busy while it ran: on 2 shared
+  // cores the generator's share is the server's loss.
   const open = async (
     label: string,
     workload: OpenLoopWorkload,
@@ -104,7 +101,6 @@ export async function runOverload(
       ...(stepAtMs === undefined ? {} : { stepAtMs }),
     });
     const cpu = cpuSplit(before, sampleCpu(server.pid), (performance.now() - started) * 1000);
-    lastRowCores = cpu;
     const s = summarize(records);
     cpuPerCall[label] = (cpu.serverCores * ((performance.now() - started) / 1000) * 1e6) / Math.max(1, records.length);
     log(
@@ -113,7 +109,7 @@ export async function runOverload(
         `lost with a connection ${pct(s.connectionLostShare)}, ` +
         `admitted p99 ${fmt(s.admittedP99Ms)} ms, generator lag p99 ${fmt(s.sendLagP99Ms)} ms, cores ${coresText(cpu)}`,
     );
-    return records;
+    return { records, cores: cpu };
   };
   try {
     // The closed-loop crowd: the load tool (grpc-js, ghz's 20 s deadline), mixed workload.
@@ -143,8 +139,7 @@ export async function runOverload(
         workload,
         drivers: plan.drivers,
       });
-      lastCapacityCores = cpuSplit(before, sampleCpu(server.pid), (performance.now() - started) * 1000);
-      return okPerSecond;
+      return { capacity: okPerSecond, cores: cpuSplit(before, sampleCpu(server.pid), (performance.now() - started) * 1000) };
     };
     await capacityOf("mixed", Math.min(3_000, plan.measureMs));
     // Each row is offered a multiple of the capacity measured just before it:
@@ -152,29 +147,34 @@ export async function runOverload(
     // from minutes earlier made a 0.8x row an overload (or a 2x row 1.5x).
     const freshCapacity = async (workload: OpenLoopWorkload) => {
       const measured = await capacityOf(workload, plan.capacityMs);
-      log(`  ${target.name.padEnd(10)} capacity now: ${workload} ${Math.round(measured)}/s`);
+      log(`  ${target.name.padEnd(10)} capacity now: ${workload} ${Math.round(measured.capacity)}/s`);
       await pause(500);
       return measured;
     };
+    // A row of one open-loop run, a multiple of the capacity measured just before it.
+    const measuredRow = (before: { capacity: number; cores: CpuSplit }, run: { records: CallRecord[]; cores: CpuSplit }): Measured => ({
+      capacity: before.capacity,
+      summary: summarize(run.records),
+      cores: { atCapacity: before.cores, inRow: run.cores },
+    });
     const rows: LevelRow[] = [];
     for (const workload of ["stats", "mixed"] as const) {
       for (const level of plan.levels) {
-        const rowCapacity = await freshCapacity(workload);
-        const records = await open(`${workload} ${level}x`, workload, () => level * rowCapacity, plan.measureMs);
-        rows.push({ workload, level: `${level}x`, capacity: rowCapacity, summary: summarize(records), cores: coresOfLastRow() });
+        const before = await freshCapacity(workload);
+        const run = await open(`${workload} ${level}x`, workload, () => level * before.capacity, plan.measureMs);
+        rows.push({ workload, level: `${level}x`, ...measuredRow(before, run) });
         await pause(1_000);
       }
     }
     const stormCapacity = await freshCapacity("stats");
-    const retryStorm = {
-      capacity: stormCapacity,
-      summary: summarize(await open("retry storm 2x", "stats", () => 2 * stormCapacity, plan.measureMs, { retryRefused: true })),
-      cores: coresOfLastRow(),
-    };
+    const retryStorm = measuredRow(
+      stormCapacity,
+      await open("retry storm 2x", "stats", () => 2 * stormCapacity.capacity, plan.measureMs, { retryRefused: true }),
+    );
     await pause(1_000);
     const drop = plan.measureMs;
-    const recoveryCapacity = await freshCapacity("stats");
-    const recovery = await open(
+    const recoveryCapacity = (await freshCapacity("stats")).capacity;
+    const { records: recovery } = await open(
       "recovery 4x->0.8x",
       "stats",
       (ms) => (ms < drop ? 4 : 0.8) * recoveryCapacity,
@@ -189,12 +189,10 @@ export async function runOverload(
     log(`  ${target.name.padEnd(10)} ${plan.closedLoopClients} closed-loop clients: ${Math.round(closedLoop.rps)}/s, errors ${closedLoop.count - (closedLoop.statusCodeDistribution.OK ?? 0)} ${errorCodes(closedLoop)}`);
 
     // A rolling deploy: a fresh process gets its full share of the warm capacity at once.
-    const warmCapacity = await freshCapacity("stats");
-    const warmCores = lastCapacityCores;
+    const warm = await freshCapacity("stats");
     await server.stop();
     server = await target.start();
-    const coldSummary = summarize(await open("cold start 0.8x", "stats", () => 0.8 * warmCapacity, plan.measureMs));
-    const coldStart = { capacity: warmCapacity, summary: coldSummary, cores: { atCapacity: warmCores!, inRow: lastRowCores! } };
+    const coldStart = measuredRow(warm, await open("cold start 0.8x", "stats", () => 0.8 * warm.capacity, plan.measureMs));
     return {
       server: target.name,
       rows,

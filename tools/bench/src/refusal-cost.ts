@@ -1,9 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Code } from "@connectrpc/connect";
 import { processCpuMicros } from "./cpu.js";
 import { runOpenLoop } from "./open-loop.js";
-import { startServerProcess } from "./server-process.js";
+import { haproxyInstalled, startServerProcess } from "./server-process.js";
 
 const REFUSAL_SERVER = fileURLToPath(new URL("./refusal-server.js", import.meta.url));
 const HAPROXY_REFUSAL_CFG = fileURLToPath(new URL("../haproxy/refuse-all.cfg", import.meta.url));
@@ -25,7 +24,7 @@ export interface RefusalCost {
  * (haproxy/refuse-all.cfg); undefined when HAProxy is not installed.
  */
 export async function measureRefusalCost(server: RefusingServer, rate: number, durationMs: number): Promise<RefusalCost | undefined> {
-  if (server === "haproxy" && spawnSync("haproxy", ["-v"]).error !== undefined) return undefined;
+  if (server === "haproxy" && !haproxyInstalled()) return undefined;
   const refuser =
     server === "haproxy"
       ? await startServerProcess({}, ["-db", "-f", HAPROXY_REFUSAL_CFG], "haproxy")

@@ -13,7 +13,7 @@
 // of the server processes, HAProxy, and each PostgreSQL (from /proc, whole
 // process trees), so the figures extrapolate to other core counts.
 // Writes docs/scale-out-benchmarks.md (or --out FILE).
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -24,7 +24,7 @@ import { findFreePort, seedDataset } from "@driver-analytics/db";
 import { startReplicaPair, type ReplicaPair } from "@driver-analytics/db/testing/replica-pair";
 import { runLoad, type Report } from "@driver-analytics/load";
 import { benchAuth } from "./bench-auth.js";
-import { startServerProcess, type ServerProcess } from "./server-process.js";
+import { haproxyInstalled, startServerProcess, type ServerProcess } from "./server-process.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const HAPROXY_CFG = path.join(REPO, "deploy/haproxy/haproxy.cfg");
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const tripsPerDriver = quick ? 100 : 500;
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const loadAverageAtStart = os.loadavg()[0]!;
-  if (spawnSync("haproxy", ["-v"]).error !== undefined) throw new Error("haproxy is not installed (apt-get install haproxy)");
+  if (!haproxyInstalled()) throw new Error("haproxy is not installed (apt-get install haproxy)");
 
   log(`scale-out benchmark: PostgreSQL 15 primary + replica, ${drivers} drivers x ${tripsPerDriver} trips`);
   const pair: ReplicaPair = await startReplicaPair({ settings: { shared_buffers: "'256MB'" } });

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { findFreePort } from "@driver-analytics/db";
@@ -69,4 +69,9 @@ function accepts(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
+}
+
+/** haproxyInstalled: whether an `haproxy` binary is on PATH (the rows that need one skip, or say so, without). */
+export function haproxyInstalled(): boolean {
+  return spawnSync("haproxy", ["-v"]).error === undefined;
 }
